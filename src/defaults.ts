@@ -1,0 +1,62 @@
+/** Pinned versions, paths, chain names, ports and timeouts. No such literals elsewhere. */
+
+export const SPEC_API_VERSION = 'knit/v1alpha1';
+export const SPEC_KIND = 'Cluster';
+
+export const KUBERNETES = {
+  defaultVersion: '1.34.2',
+  /** Oldest and newest minor knit renders for (inclusive). */
+  minMinor: 28,
+  maxMinor: 35,
+  /** kubeadm.k8s.io/v1beta4 is served from 1.31 on; v1beta3 below. */
+  v1beta4FromMinor: 31,
+  apiServerPort: 6443,
+  serviceSubnet: '10.96.0.0/12',
+  dnsDomain: 'cluster.local',
+  criSocket: 'unix:///var/run/containerd/containerd.sock',
+  /** kube-controller-manager's default --node-cidr-mask-size for IPv4. */
+  nodeCidrMaskSize: 24,
+  /** The apiserver refuses IPv4 service ranges larger than /12. */
+  maxServiceSubnetPrefix: 12,
+} as const;
+
+export const IMAGE_REPOSITORIES = {
+  default: 'registry.k8s.io',
+  /** `--mirror cn`: Alibaba Cloud's mirror of the Kubernetes images, reachable from mainland China. */
+  cn: 'registry.cn-hangzhou.aliyuncs.com/google_containers',
+} as const;
+
+export const POD_SUBNET_BY_CNI = {
+  flannel: '10.244.0.0/16',
+  calico: '192.168.0.0/16',
+  terway: '172.20.0.0/16',
+} as const;
+
+export const PATHS = {
+  knitConfigDir: '/etc/knit',
+  kubeadmConfig: '/etc/knit/kubeadm-config.yaml',
+  stateDir: '/var/lib/knit',
+  journal: '/var/lib/knit/journal.jsonl',
+  backupDir: '/var/lib/knit/backup',
+  logDir: '/var/log/knit',
+  adminConf: '/etc/kubernetes/admin.conf',
+  kubeletConf: '/etc/kubernetes/kubelet.conf',
+  cniConfDir: '/etc/cni/net.d',
+} as const;
+
+export const CROSSVPC = {
+  chain: 'KNIT-CROSSVPC',
+  inputChain: 'KNIT-CROSSVPC-IN',
+  rulesFile: '/etc/knit/crossvpc.rules',
+  unitName: 'knit-crossvpc.service',
+  unitPath: '/etc/systemd/system/knit-crossvpc.service',
+  flannelPublicIpAnnotation: 'flannel.alpha.coreos.com/public-ip-overwrite',
+} as const;
+
+/** File names of the render bundle (`knit render --out DIR`). */
+export const BUNDLE = {
+  kubeadmConfig: 'kubeadm-config.yaml',
+  joinConfig: 'kubeadm-join-config.yaml',
+  plan: 'plan.txt',
+  crossVpcRules: 'crossvpc.rules',
+} as const;

@@ -1,0 +1,63 @@
+/**
+ * A plan is an ordered list of named steps; a step's effects are plain data. One runner interprets
+ * them three ways: print (dry-run), files (render) and apply (the only code with side effects).
+ */
+
+export type Argv = [string, ...string[]];
+
+export type WaitTarget =
+  | { kind: 'node-ready'; node: string }
+  | { kind: 'daemonset-ready'; namespace: string; name: string };
+
+export type Effect =
+  /** Write a file atomically; backed up first; a no-op when the content is already identical. */
+  | { kind: 'file'; path: string; content: string; mode?: number }
+  /** Remove a file or directory (backed up first); a no-op when absent. */
+  | { kind: 'remove'; path: string }
+  /** Run a process (argv only, never a shell). `okExitCodes` other than 0 count as success. */
+  | { kind: 'exec'; argv: Argv; stdin?: string; okExitCodes?: number[] }
+  /** Set a live kernel parameter (/proc/sys); a no-op when it already has the value. */
+  | { kind: 'sysctl'; key: string; value: string }
+  /** One `iptables-restore --noflush` transaction (the payload holds whole tables' worth of chains). */
+  | { kind: 'iptables'; payload: string }
+  /** `kubectl apply --server-side` of a multi-document manifest. */
+  | { kind: 'kube-apply'; name: string; yaml: string }
+  /** Set annotations on a node (idempotent: an equal value changes nothing). */
+  | { kind: 'kube-annotate'; node: string; annotations: Record<string, string> }
+  | { kind: 'wait'; target: WaitTarget; timeoutS: number };
+
+/** A read-only question about the host, asked before a step runs. */
+export type Probe = { kind: 'file-exists'; path: string } | { kind: 'exec-ok'; argv: Argv };
+
+export interface Step {
+  /** Stable `group/name` id; users name it in --skip. */
+  id: string;
+  title: string;
+  effects: Effect[];
+  /** When this probe holds, the step is already done and is not applied again. */
+  doneWhen?: Probe;
+  /** A line printed after the step, in dry-run too (why it exists, what it needs). */
+  note?: string;
+}
+
+export type StepStatus = 'applied' | 'unchanged' | 'skipped' | 'already-done' | 'planned';
+
+export interface StepResult {
+  id: string;
+  title: string;
+  status: StepStatus;
+  /** Number of effects that changed something. */
+  changed: number;
+}
+
+export interface EffectOutcome {
+  changed: boolean;
+  /** Captured output, shown (tail) when a step fails. */
+  output?: string;
+}
+
+/** The side-effect interpreter, provided by the host/cluster adapters. */
+export interface EffectApplier {
+  apply(effect: Effect): Promise<EffectOutcome>;
+  probe(probe: Probe): Promise<boolean>;
+}

@@ -1,0 +1,141 @@
+/**
+ * Builds a Spec from its sources: an optional YAML document, then flags on top. Pure: the caller reads
+ * the file and supplies host facts (the hostname) so that this stays testable without I/O.
+ */
+import { parseDocument, stringify } from 'yaml';
+import type { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { specSchema, type Spec } from './schema.js';
+
+/** Flags that override spec fields, and the field each one sets. */
+export const FLAG_FIELDS = {
+  k8sVersion: { flag: '--k8s-version', path: ['kubernetes', 'version'] },
+  controlPlaneEndpoint: { flag: '--control-plane-endpoint', path: ['kubernetes', 'controlPlaneEndpoint'] },
+  podCidr: { flag: '--pod-cidr', path: ['kubernetes', 'podSubnet'] },
+  serviceCidr: { flag: '--service-cidr', path: ['kubernetes', 'serviceSubnet'] },
+  imageRepository: { flag: '--image-repository', path: ['kubernetes', 'imageRepository'] },
+  cni: { flag: '--cni', path: ['network', 'plugin'] },
+  calicoMode: { flag: '--calico-mode', path: ['network', 'calico', 'mode'] },
+  mirror: { flag: '--mirror', path: ['mirror'] },
+} as const;
+
+export type SpecFlags = { [K in keyof typeof FLAG_FIELDS]?: string } & {
+  /** The node this command runs on: picked from `nodes` by name, or added. */
+  nodeName?: string;
+  /** The local node's private IP (kubeadm's advertise address, kubelet's node-ip). */
+  advertiseAddress?: string;
+  /** The local node's public IP (its EIP). */
+  publicIp?: string;
+  role?: 'control-plane' | 'worker';
+};
+
+export interface SpecSources {
+  /** Contents of `--config FILE`, and the name to use in messages. */
+  file?: { name: string; text: string };
+  flags?: SpecFlags;
+  /** Host facts used for defaults: the local hostname names the node when nothing else does. */
+  hostname: string;
+}
+
+export interface LoadedSpec {
+  spec: Spec;
+  /** Name of the node this command runs on (always present in spec.nodes). */
+  localNode: string;
+}
+
+type Raw = Record<string, unknown>;
+const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function setIn(obj: Raw, path: readonly string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(cur[key])) cur[key] = {};
+    cur = cur[key] as Raw;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function parseFile(file: { name: string; text: string }): Raw {
+  const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    throw new UsageError(`${file.name}${pos ? `:${pos.line}:${pos.col}` : ''}: ${err.message.split('\n')[0]}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value == null) return {};
+  if (!isObject(value)) throw new UsageError(`${file.name}: expected a knit Cluster document (a YAML mapping)`);
+  return value;
+}
+
+/** `nodes.1.privateIP` → `nodes[1].privateIP` */
+export const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+
+/** Where a flag set a field, the message names the flag too. */
+function describeIssue(issue: z.core.$ZodIssue, flagsByPath: Map<string, string>): string {
+  const path = issue.path.length > 0 ? formatPath(issue.path) : 'spec';
+  const flag = flagsByPath.get(path);
+  return `${path}${flag ? ` (${flag})` : ''}: ${issue.message}`;
+}
+
+export function loadSpec(sources: SpecSources): LoadedSpec {
+  const raw: Raw = sources.file ? parseFile(sources.file) : {};
+  const flags = sources.flags ?? {};
+  const flagsByPath = new Map<string, string>();
+
+  for (const [key, { flag, path }] of Object.entries(FLAG_FIELDS)) {
+    const value = flags[key as keyof typeof FLAG_FIELDS];
+    if (value === undefined) continue;
+    setIn(raw, path, value);
+    flagsByPath.set(path.join('.'), flag);
+  }
+
+  // The local node: named by --node-name, else the node holding --advertise-address, else the first
+  // control plane; with no inventory at all, the flags describe a single node.
+  if (raw.nodes !== undefined && !Array.isArray(raw.nodes)) throw new UsageError('nodes: must be a list of nodes');
+  const nodes = (raw.nodes ?? []) as unknown[];
+  raw.nodes = nodes;
+  let index = nodes.findIndex((n) =>
+    flags.nodeName !== undefined
+      ? isObject(n) && n.name === flags.nodeName
+      : flags.advertiseAddress !== undefined && isObject(n) && n.privateIP === flags.advertiseAddress,
+  );
+  if (index < 0 && flags.nodeName === undefined) index = nodes.findIndex((n) => isObject(n) && n.role === 'control-plane');
+  if (index < 0 && flags.nodeName === undefined && nodes.length > 0) index = 0;
+  if (index < 0) {
+    index = nodes.length;
+    nodes.push({ name: flags.nodeName ?? sources.hostname.toLowerCase(), role: flags.role ?? (index === 0 ? 'control-plane' : 'worker') });
+    if (flags.advertiseAddress === undefined) flagsByPath.set(`nodes[${index}].privateIP`, '--advertise-address');
+  }
+  const local = nodes[index];
+  if (!isObject(local)) throw new UsageError(`nodes[${index}]: must be a mapping with name, role and privateIP`);
+  if (flags.advertiseAddress !== undefined) {
+    local.privateIP = flags.advertiseAddress;
+    flagsByPath.set(`nodes[${index}].privateIP`, '--advertise-address');
+  }
+  if (flags.publicIp !== undefined) {
+    local.publicIP = flags.publicIp;
+    flagsByPath.set(`nodes[${index}].publicIP`, '--public-ip');
+  }
+  if (flags.role !== undefined) local.role = flags.role;
+
+  // The endpoint defaults to the first control plane's public address (what cross-VPC peers can reach).
+  const kube = isObject(raw.kubernetes) ? raw.kubernetes : (raw.kubernetes = {});
+  if (kube.controlPlaneEndpoint === undefined) {
+    const cp = nodes.find((n) => isObject(n) && n.role === 'control-plane');
+    const host = isObject(cp) ? (cp.publicIP ?? cp.privateIP) : undefined;
+    if (typeof host === 'string') kube.controlPlaneEndpoint = host;
+    else flagsByPath.set('kubernetes.controlPlaneEndpoint', '--control-plane-endpoint');
+  }
+
+  const result = specSchema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0]!;
+    throw new UsageError(describeIssue(first, flagsByPath));
+  }
+  return { spec: result.data, localNode: String(local.name) };
+}
+
+/** The spec as a config file that `--config` reads back to the same Spec. */
+export const stringifySpec = (spec: Spec): string => stringify(spec, { lineWidth: 0 });

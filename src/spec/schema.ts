@@ -1,0 +1,174 @@
+/**
+ * The cluster spec: one declarative document (knit/v1alpha1 Cluster) that the wizard, a YAML file and
+ * flags all produce, and every command consumes. Parsing applies defaults and the cross-field rules,
+ * so a `Spec` in hand is always valid.
+ */
+import { z } from 'zod';
+import { IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
+import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+const ipv4 = z.string().refine(isIPv4, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 address` });
+const publicIPv4 = ipv4.refine(isPublicIPv4, {
+  error: (i) => `${String(i.input)} is a private or reserved address; a public IP is required`,
+});
+const cidr = z.string().superRefine((value, ctx) => {
+  const c = parseCidr(value);
+  if (!c) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not an IPv4 CIDR (a.b.c.d/n)` });
+  else if (!isNetworkAligned(c))
+    ctx.addIssue({ code: 'custom', message: `${value} has host bits set; did you mean ${c.network.toString()}/${c.prefix}?` });
+});
+const port = z.number().int().min(1, 'port must be between 1 and 65535').max(65535, 'port must be between 1 and 65535');
+
+export const parseVersion = (v: string): { major: number; minor: number; patch: number } | undefined => {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(v);
+  return m ? { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) } : undefined;
+};
+
+const version = z.string().superRefine((v, ctx) => {
+  const p = parseVersion(v);
+  if (!p) return void ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a version like 1.32.4` });
+  if (p.major !== 1 || p.minor < KUBERNETES.minMinor || p.minor > KUBERNETES.maxMinor)
+    ctx.addIssue({
+      code: 'custom',
+      message: `Kubernetes ${v} is not supported (knit supports 1.${KUBERNETES.minMinor} to 1.${KUBERNETES.maxMinor})`,
+    });
+});
+
+/** host[:port], host being an IPv4 address or a DNS name. The port defaults to 6443. */
+const endpoint = z.string().superRefine((v, ctx) => {
+  const m = /^([^:]+)(?::(\d+))?$/.exec(v);
+  const host = m?.[1] ?? '';
+  if (!m || !(isIPv4(host) || (DNS1123_SUBDOMAIN.test(host) && !/^[\d.]+$/.test(host))))
+    return void ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not HOST[:PORT]` });
+  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))
+    ctx.addIssue({ code: 'custom', message: `port ${m[2]} is out of range (1-65535)` });
+});
+
+export const CNI_PLUGINS = ['flannel', 'calico', 'terway'] as const;
+export type CniPlugin = (typeof CNI_PLUGINS)[number];
+
+const flannel = z
+  .object({
+    backend: z.enum(['vxlan', 'host-gw', 'wireguard']).default('vxlan'),
+    vni: z.number().int().min(1).max(16777215).default(1),
+    port: port.default(8472),
+    directRouting: z.boolean().default(false),
+    mtu: z.number().int().min(576).max(9000).optional(),
+  })
+  .strict();
+
+const calico = z
+  .object({
+    mode: z.enum(['ipip', 'crosssubnet', 'bgp', 'vxlan']).default('ipip'),
+    ipAutodetectionMethod: z.string().default('kubernetes-internal-ip'),
+    mtu: z.number().int().min(576).max(9000).optional(),
+    asNumber: z.number().int().min(1).max(4294967295).default(64512),
+    nodeToNodeMesh: z.boolean().default(true),
+    routeReflectors: z.array(z.string()).default([]),
+    peers: z.array(z.object({ ip: ipv4, asNumber: z.number().int().min(1).max(4294967295) }).strict()).default([]),
+  })
+  .strict();
+
+const terway = z
+  .object({
+    mode: z.enum(['eniip', 'eni']).default('eniip'),
+    vswitches: z.record(z.string(), z.array(z.string())).default({}),
+    securityGroups: z.array(z.string()).default([]),
+    networkPolicy: z.boolean().default(true),
+  })
+  .strict();
+
+export const nodeSchema = z
+  .object({
+    name: z
+      .string()
+      .max(63, 'node names are at most 63 characters')
+      .regex(DNS1123_SUBDOMAIN, 'must be a lowercase DNS-1123 name (a-z, 0-9, "-", ".")'),
+    role: z.enum(['control-plane', 'worker']).default('worker'),
+    privateIP: ipv4,
+    publicIP: publicIPv4.optional(),
+    /** Nodes with the same vpc label reach each other privately; unlabelled nodes are grouped by /24. */
+    vpc: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const specSchema = z
+  .object({
+    apiVersion: z.literal(SPEC_API_VERSION, { error: `must be ${SPEC_API_VERSION}` }).default(SPEC_API_VERSION),
+    kind: z.literal(SPEC_KIND, { error: `must be ${SPEC_KIND}` }).default(SPEC_KIND),
+    kubernetes: z
+      .object({
+        version: version.default(KUBERNETES.defaultVersion),
+        controlPlaneEndpoint: endpoint,
+        podSubnet: cidr.optional(),
+        serviceSubnet: cidr.default(KUBERNETES.serviceSubnet),
+        dnsDomain: z.string().regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 domain').default(KUBERNETES.dnsDomain),
+        imageRepository: z.string().min(1).optional(),
+        criSocket: z.string().default(KUBERNETES.criSocket),
+        certSANs: z.array(z.string().min(1)).default([]),
+      })
+      .strict(),
+    network: z
+      .object({
+        plugin: z.enum(CNI_PLUGINS, { error: (i) => `unknown CNI ${JSON.stringify(i.input)} (choose ${CNI_PLUGINS.join(', ')})` }),
+        flannel: flannel.prefault({}),
+        calico: calico.prefault({}),
+        terway: terway.prefault({}),
+      })
+      .strict()
+      .prefault({ plugin: 'flannel' }),
+    /** `cn` switches every image to registries reachable from mainland China. */
+    mirror: z.enum(['none', 'cn']).default('none'),
+    nodes: z.array(nodeSchema).min(1, 'at least one node is required'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const pod = parseCidr(s.kubernetes.podSubnet ?? POD_SUBNET_BY_CNI[s.network.plugin]);
+    const svc = parseCidr(s.kubernetes.serviceSubnet);
+    if (!pod || !svc) return;
+    if (cidrsOverlap(pod, svc))
+      issue(['kubernetes', 'podSubnet'], `${pod.text} overlaps kubernetes.serviceSubnet ${svc.text}`);
+    if (pod.prefix > KUBERNETES.nodeCidrMaskSize)
+      issue(['kubernetes', 'podSubnet'], `${pod.text} is smaller than the /${KUBERNETES.nodeCidrMaskSize} each node is given`);
+    if (svc.prefix < KUBERNETES.maxServiceSubnetPrefix)
+      issue(['kubernetes', 'serviceSubnet'], `${svc.text} is larger than /${KUBERNETES.maxServiceSubnetPrefix}, the most the apiserver allows`);
+    const seenNames = new Map<string, number>();
+    const seenIPs = new Map<string, string>();
+    s.nodes.forEach((n, i) => {
+      const prev = seenNames.get(n.name);
+      if (prev !== undefined) issue(['nodes', i, 'name'], `${n.name} is also the name of nodes[${prev}]`);
+      seenNames.set(n.name, i);
+      for (const field of ['privateIP', 'publicIP'] as const) {
+        const ip = n[field];
+        if (ip === undefined) continue;
+        const where = `nodes[${i}].${field}`;
+        const other = seenIPs.get(ip);
+        if (other !== undefined) issue(['nodes', i, field], `${ip} is also ${other}`);
+        seenIPs.set(ip, where);
+        for (const [net, name] of [[pod, 'podSubnet'], [svc, 'serviceSubnet']] as const)
+          if (cidrContains(net, ip)) issue(['nodes', i, field], `${ip} lies inside kubernetes.${name} ${net.text}`);
+      }
+    });
+    if (!s.nodes.some((n) => n.role === 'control-plane'))
+      issue(['nodes'], 'at least one node must have role control-plane');
+  })
+  .transform((s) => ({
+    ...s,
+    kubernetes: {
+      ...s.kubernetes,
+      podSubnet: s.kubernetes.podSubnet ?? POD_SUBNET_BY_CNI[s.network.plugin],
+      imageRepository: s.kubernetes.imageRepository ?? IMAGE_REPOSITORIES[s.mirror === 'cn' ? 'cn' : 'default'],
+      controlPlaneEndpoint: /:\d+$/.test(s.kubernetes.controlPlaneEndpoint)
+        ? s.kubernetes.controlPlaneEndpoint
+        : `${s.kubernetes.controlPlaneEndpoint}:${KUBERNETES.apiServerPort}`,
+    },
+  }));
+
+/** What the user writes (every defaulted field optional). */
+export type SpecInput = z.input<typeof specSchema>;
+/** A validated spec with every default applied. */
+export type Spec = z.output<typeof specSchema>;
+export type NodeSpec = Spec['nodes'][number];
