@@ -1,0 +1,93 @@
+/**
+ * The apply interpreter for host effects: the only code that changes the machine. Every change is
+ * idempotent by itself (equal content, equal sysctl value → no change) and files are backed up first.
+ */
+import { CROSSVPC } from '../defaults.js';
+import type { Effect, EffectApplier, EffectOutcome, Probe } from '../runner/types.js';
+import { formatArgv } from '../runner/describe.js';
+import type { Exec } from './exec.js';
+import { HostFiles } from './files.js';
+
+export class EffectFailure extends Error {
+  constructor(
+    message: string,
+    readonly output?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface HostApplierOptions {
+  files: HostFiles;
+  exec: Exec;
+  /** Recorded with each backup so that `undo` restores only what this owner changed (e.g. `preflight`). */
+  owner: string;
+  /** Effects this adapter does not handle (kube-*, wait) are passed on. */
+  next?: EffectApplier;
+}
+
+const sysctlPath = (key: string) => `/proc/sys/${key.replace(/\./g, '/')}`;
+
+export class HostApplier implements EffectApplier {
+  constructor(private readonly o: HostApplierOptions) {}
+
+  async run(argv: [string, ...string[]], stdin?: string, okExitCodes: number[] = []): Promise<EffectOutcome> {
+    const r = await this.o.exec(argv, { stdin });
+    const output = `${r.stdout}${r.stderr}`;
+    if (r.exitCode !== 0 && !okExitCodes.includes(r.exitCode))
+      throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, output);
+    return { changed: true, output };
+  }
+
+  /** Live sysctls are read and written through `sysctl`, so a test can run them inside a netns. */
+  async readSysctl(key: string): Promise<string | undefined> {
+    const r = await this.o.exec(['sysctl', '-n', key]);
+    return r.exitCode === 0 ? r.stdout.trim().replace(/\s+/g, ' ') : undefined;
+  }
+
+  async apply(effect: Effect): Promise<EffectOutcome> {
+    const { files } = this.o;
+    switch (effect.kind) {
+      case 'file': {
+        if ((await files.read(effect.path)) === effect.content) return { changed: false };
+        await files.backupFile(this.o.owner, effect.path);
+        return { changed: await files.write(effect.path, effect.content, effect.mode) };
+      }
+      case 'remove': {
+        if (!(await files.exists(effect.path))) return { changed: false };
+        await files.backupFile(this.o.owner, effect.path);
+        return { changed: await files.remove(effect.path) };
+      }
+      case 'exec':
+        return this.run(effect.argv, effect.stdin, effect.okExitCodes);
+      case 'sysctl': {
+        const current = await this.readSysctl(effect.key);
+        if (current === undefined) throw new EffectFailure(`sysctl ${effect.key} does not exist (${sysctlPath(effect.key)})`);
+        if (current === effect.value) return { changed: false };
+        await files.backupSysctl(this.o.owner, effect.key, current);
+        await this.run(['sysctl', '-w', `${effect.key}=${effect.value}`]);
+        return { changed: true };
+      }
+      case 'iptables':
+        return this.applyIptables(effect.payload);
+      default:
+        if (!this.o.next) throw new EffectFailure(`no adapter for ${effect.kind} effects here`);
+        return this.o.next.apply(effect);
+    }
+  }
+
+  /** One atomic `iptables-restore --noflush` transaction; unchanged when knit's chains already match. */
+  private async applyIptables(payload: string): Promise<EffectOutcome> {
+    const { iptablesSaveChains, iptablesRestoreArgv } = await import('./iptables.js');
+    const before = await iptablesSaveChains(this.o.exec, [CROSSVPC.chain, CROSSVPC.inputChain]);
+    const argv = await iptablesRestoreArgv(this.o.exec);
+    await this.run(argv, payload);
+    const after = await iptablesSaveChains(this.o.exec, [CROSSVPC.chain, CROSSVPC.inputChain]);
+    return { changed: before !== after };
+  }
+
+  async probe(probe: Probe): Promise<boolean> {
+    if (probe.kind === 'file-exists') return this.o.files.exists(probe.path);
+    return (await this.o.exec(probe.argv)).exitCode === 0;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Files on the host, under a root directory (default `/`; tests use a temporary one). Writes are atomic
+ * (temp file + rename). Before knit first changes a path it records what was there (content and mode,
+ * or absence) under /var/lib/knit/backup, tagged with the owner that changed it, so `undo` can put back
+ * exactly the original, however many times knit wrote the file since.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PATHS } from '../defaults.js';
+
+export interface BackupEntry {
+  owner: string;
+  kind: 'file' | 'sysctl';
+  /** Host path (file) or sysctl key. */
+  target: string;
+  existed: boolean;
+  /** File: name of the saved copy in the backup dir; sysctl: the original value. */
+  saved?: string;
+  mode?: number;
+}
+
+const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+export class HostFiles {
+  constructor(readonly root = '/') {}
+
+  /** The real path of a host path under the root. */
+  path(hostPath: string): string {
+    return join(this.root, hostPath);
+  }
+
+  async read(hostPath: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.path(hostPath), 'utf8');
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async exists(hostPath: string): Promise<boolean> {
+    return stat(this.path(hostPath)).then(() => true, (e) => (isMissing(e) ? false : Promise.reject(e)));
+  }
+
+  async mode(hostPath: string): Promise<number | undefined> {
+    return stat(this.path(hostPath)).then((s) => s.mode & 0o7777, (e) => (isMissing(e) ? undefined : Promise.reject(e)));
+  }
+
+  /** Atomic write; returns false (and touches nothing) when content and mode are already as asked. */
+  async write(hostPath: string, content: string, mode?: number): Promise<boolean> {
+    const current = await this.read(hostPath);
+    if (current === content && (mode === undefined || (await this.mode(hostPath)) === mode)) return false;
+    const real = this.path(hostPath);
+    await mkdir(dirname(real), { recursive: true });
+    const tmp = `${real}.knit-${process.pid}.tmp`;
+    await writeFile(tmp, content, { mode: mode ?? (await this.mode(hostPath)) ?? 0o644 });
+    if (mode !== undefined) await chmod(tmp, mode);
+    await rename(tmp, real);
+    return true;
+  }
+
+  async remove(hostPath: string): Promise<boolean> {
+    if (!(await this.exists(hostPath))) return false;
+    await rm(this.path(hostPath), { recursive: true, force: true });
+    return true;
+  }
+
+  // --- backups -----------------------------------------------------------------------------------
+
+  private readonly indexPath = `${PATHS.backupDir}/index.json`;
+
+  async backups(): Promise<BackupEntry[]> {
+    const text = await this.read(this.indexPath);
+    return text ? (JSON.parse(text) as BackupEntry[]) : [];
+  }
+
+  private async saveIndex(entries: BackupEntry[]): Promise<void> {
+    if (entries.length === 0) {
+      await this.remove(PATHS.backupDir);
+      // leave no empty /var/lib/knit behind (rmdir only removes it when empty)
+      await rmdir(this.path(PATHS.stateDir)).catch(() => undefined);
+      return;
+    }
+    await this.write(this.indexPath, `${JSON.stringify(entries, null, 2)}\n`, 0o600);
+  }
+
+  /** Records the original state of a file the first time `owner` (or anyone) changes it. */
+  async backupFile(owner: string, hostPath: string): Promise<void> {
+    const entries = await this.backups();
+    if (entries.some((e) => e.kind === 'file' && e.target === hostPath)) return;
+    const content = await this.read(hostPath);
+    const entry: BackupEntry = { owner, kind: 'file', target: hostPath, existed: content !== undefined };
+    if (content !== undefined) {
+      entry.saved = `${createHash('sha256').update(hostPath).digest('hex').slice(0, 16)}.orig`;
+      entry.mode = await this.mode(hostPath);
+      await this.write(`${PATHS.backupDir}/${entry.saved}`, content, 0o600);
+    }
+    await this.saveIndex([...entries, entry]);
+  }
+
+  async backupSysctl(owner: string, key: string, original: string): Promise<void> {
+    const entries = await this.backups();
+    if (entries.some((e) => e.kind === 'sysctl' && e.target === key)) return;
+    await this.saveIndex([...entries, { owner, kind: 'sysctl', target: key, existed: true, saved: original }]);
+  }
+
+  /**
+   * Restores every file `owner` changed to its original state and returns the sysctl entries for the
+   * caller to restore (live kernel values are not files under the root).
+   */
+  async undo(owner: string): Promise<{ restored: string[]; sysctls: BackupEntry[] }> {
+    const entries = await this.backups();
+    const mine = entries.filter((e) => e.owner === owner);
+    const restored: string[] = [];
+    for (const e of mine.filter((x) => x.kind === 'file').reverse()) {
+      if (e.existed && e.saved !== undefined) {
+        const original = await this.read(`${PATHS.backupDir}/${e.saved}`);
+        if (original === undefined) throw new Error(`backup of ${e.target} is missing from ${PATHS.backupDir}`);
+        await this.write(e.target, original, e.mode);
+        await this.remove(`${PATHS.backupDir}/${e.saved}`);
+      } else {
+        await this.remove(e.target);
+      }
+      restored.push(e.target);
+    }
+    await this.saveIndex(entries.filter((e) => e.owner !== owner));
+    return { restored, sysctls: mine.filter((e) => e.kind === 'sysctl') };
+  }
+}

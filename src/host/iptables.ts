@@ -1,0 +1,58 @@
+/**
+ * iptables adapter. Hosts run either the nf_tables or the legacy backend; rules written to the wrong
+ * one are invisible to the other. Like Kubernetes' iptables-wrapper, knit uses the backend that already
+ * holds the most rules (kubelet and kube-proxy have written there), falling back to what `iptables`
+ * itself reports.
+ */
+import type { Argv } from '../runner/types.js';
+import type { Exec } from './exec.js';
+
+export type IptablesBackend = 'nft' | 'legacy';
+
+const countRules = async (exec: Exec, save: string): Promise<number> => {
+  try {
+    const r = await exec([save, '-t', 'nat']);
+    return r.exitCode === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length : -1;
+  } catch {
+    return -1; // that backend's tools are not installed
+  }
+};
+
+const backendCache = new WeakMap<Exec, Promise<IptablesBackend>>();
+
+export function detectIptablesBackend(exec: Exec): Promise<IptablesBackend> {
+  let cached = backendCache.get(exec);
+  if (!cached) {
+    cached = (async () => {
+      const [nft, legacy] = await Promise.all([countRules(exec, 'iptables-nft-save'), countRules(exec, 'iptables-legacy-save')]);
+      if (nft > 0 || legacy > 0) return legacy > nft ? 'legacy' : 'nft';
+      const v = await exec(['iptables', '--version']).catch(() => undefined);
+      return v?.stdout.includes('legacy') ? 'legacy' : 'nft';
+    })();
+    backendCache.set(exec, cached);
+  }
+  return cached;
+}
+
+export async function iptablesRestoreArgv(exec: Exec): Promise<Argv> {
+  return [`iptables-${await detectIptablesBackend(exec)}-restore`, '--noflush'];
+}
+
+export async function iptablesSave(exec: Exec, table = 'nat'): Promise<string> {
+  const r = await exec([`iptables-${await detectIptablesBackend(exec)}-save`, '-t', table]);
+  if (r.exitCode !== 0) throw new Error(`iptables-save -t ${table} failed: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** The lines of iptables-save that belong to the given chains (their rules and the jumps into them). */
+export async function iptablesSaveChains(exec: Exec, chains: readonly string[], table = 'nat'): Promise<string> {
+  const names = new Set(chains);
+  return (await iptablesSave(exec, table))
+    .split('\n')
+    .filter((l) => {
+      const m = /^(?::(\S+)|-A (\S+)(?:.* -j (\S+))?)/.exec(l);
+      return m !== null && (names.has(m[1] ?? '') || names.has(m[2] ?? '') || names.has(m[3] ?? ''));
+    })
+    .map((l) => l.replace(/\[\d+:\d+\]$/, '')) // packet counters change on their own
+    .join('\n');
+}

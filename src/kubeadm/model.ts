@@ -1,0 +1,59 @@
+/**
+ * What kubeadm needs to know, independent of the API version that will carry it. Built from a Spec by
+ * pure code; the per-version builders only decide the shape.
+ */
+import { KUBERNETES } from '../defaults.js';
+import { parseVersion, type NodeSpec, type Spec } from '../spec/schema.js';
+
+export interface NodeRegistration {
+  name: string;
+  criSocket: string;
+  /** Flags for the kubelet; a map here, a map in v1beta3, a list of {name,value} in v1beta4. */
+  kubeletExtraArgs: Record<string, string>;
+}
+
+export interface KubeadmModel {
+  apiVersion: 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
+  kubernetesVersion: string;
+  controlPlaneEndpoint: string;
+  imageRepository: string;
+  networking: { podSubnet: string; serviceSubnet: string; dnsDomain: string };
+  certSANs: string[];
+}
+
+export const kubeadmApiVersion = (k8sVersion: string): KubeadmModel['apiVersion'] => {
+  const v = parseVersion(k8sVersion);
+  return v && v.minor >= KUBERNETES.v1beta4FromMinor ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
+};
+
+export const endpointHost = (endpoint: string): string => endpoint.replace(/:\d+$/, '');
+
+export function buildModel(spec: Spec): KubeadmModel {
+  const k = spec.kubernetes;
+  const controlPlanes = spec.nodes.filter((n) => n.role === 'control-plane');
+  // Every control plane's public and private address and name, and the endpoint: the serving
+  // certificate must be valid however a peer in another VPC reaches the apiserver.
+  const sans = [
+    endpointHost(k.controlPlaneEndpoint),
+    ...controlPlanes.flatMap((n) => [n.publicIP, n.privateIP, n.name]),
+    ...k.certSANs,
+  ].filter((s): s is string => s !== undefined);
+  return {
+    apiVersion: kubeadmApiVersion(k.version),
+    kubernetesVersion: `v${k.version.replace(/^v/, '')}`,
+    controlPlaneEndpoint: k.controlPlaneEndpoint,
+    imageRepository: k.imageRepository,
+    networking: { podSubnet: k.podSubnet, serviceSubnet: k.serviceSubnet, dnsDomain: k.dnsDomain },
+    certSANs: [...new Set(sans)],
+  };
+}
+
+/**
+ * node-ip is the private IP: an EIP is 1:1 NAT outside the instance and never on its NIC, so the
+ * kubelet (and kubeadm's advertise address) must use the address the NIC really has.
+ */
+export const nodeRegistration = (spec: Spec, node: NodeSpec): NodeRegistration => ({
+  name: node.name,
+  criSocket: spec.kubernetes.criSocket,
+  kubeletExtraArgs: { 'node-ip': node.privateIP },
+});

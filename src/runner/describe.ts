@@ -1,0 +1,52 @@
+/**
+ * The one place that says in words what each effect kind does. Dry-run output and plan.txt are made
+ * from the same effect data that `apply` executes, so they cannot drift apart.
+ */
+import type { Effect, Probe, Step, WaitTarget } from './types.js';
+
+/** Quote an argv element only where a shell reader would need it; the argv itself never meets a shell. */
+export const quoteArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+export const formatArgv = (argv: readonly string[]): string => argv.map(quoteArg).join(' ');
+
+const describeWait = (t: WaitTarget): string =>
+  t.kind === 'node-ready' ? `node ${t.node} to be Ready` : `DaemonSet ${t.namespace}/${t.name} to be ready`;
+
+const countLines = (s: string): number => s.split('\n').filter((l) => l.trim() !== '').length;
+
+export function describeEffect(e: Effect): string {
+  switch (e.kind) {
+    case 'file':
+      return `write ${e.path} (${Buffer.byteLength(e.content)} bytes${e.mode !== undefined ? `, mode ${e.mode.toString(8).padStart(4, '0')}` : ''})`;
+    case 'remove':
+      return `remove ${e.path}`;
+    case 'exec':
+      return `run ${formatArgv(e.argv)}${e.stdin !== undefined ? ` (${countLines(e.stdin)} lines on stdin)` : ''}`;
+    case 'sysctl':
+      return `set sysctl ${e.key}=${e.value}`;
+    case 'iptables':
+      return `apply iptables-restore --noflush transaction (${countLines(e.payload.replace(/^[*:#]|^COMMIT$/gm, '#'))} rules)`;
+    case 'kube-apply':
+      return `kubectl apply --server-side ${e.name} (${e.yaml.split(/^---$/m).length} objects)`;
+    case 'kube-annotate':
+      return `annotate node ${e.node} ${Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    case 'wait':
+      return `wait up to ${e.timeoutS}s for ${describeWait(e.target)}`;
+  }
+}
+
+export const describeProbe = (p: Probe): string =>
+  p.kind === 'file-exists' ? `${p.path} exists` : `\`${formatArgv(p.argv)}\` succeeds`;
+
+/** The plan as text: numbered steps, each effect on its own line. Used by --dry-run and plan.txt. */
+export function formatPlan(title: string, steps: readonly Step[], skip: ReadonlySet<string> = new Set()): string {
+  const lines = [title, ''];
+  steps.forEach((s, i) => {
+    const head = `[${i + 1}/${steps.length}] ${s.id} — ${s.title}`;
+    if (skip.has(s.id)) return void lines.push(`${head} (skipped: --skip)`);
+    lines.push(head);
+    if (s.doneWhen) lines.push(`      already done when ${describeProbe(s.doneWhen)}`);
+    for (const e of s.effects) lines.push(`      ${describeEffect(e)}`);
+    if (s.note) lines.push(`      note: ${s.note}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
