@@ -9,11 +9,18 @@ import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, par
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const ipv4 = z.string().refine(isIPv4, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 address` });
+/** zod's own wording for a missing or mistyped value, said plainly. */
+const str = (what: string) =>
+  z.string({ error: (i) => (i.input === undefined ? `is required (${what})` : `must be a string (${what})`) });
+
+const ipv4 = str('an IPv4 address').refine(isIPv4, {
+  error: (i) => `${JSON.stringify(i.input)} is not an IPv4 address`,
+  abort: true, // later checks on this field assume a valid address
+});
 const publicIPv4 = ipv4.refine(isPublicIPv4, {
   error: (i) => `${String(i.input)} is a private or reserved address; a public IP is required`,
 });
-const cidr = z.string().superRefine((value, ctx) => {
+const cidr = str('a CIDR such as 10.244.0.0/16').superRefine((value, ctx) => {
   const c = parseCidr(value);
   if (!c) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not an IPv4 CIDR (a.b.c.d/n)` });
   else if (!isNetworkAligned(c))
@@ -37,7 +44,7 @@ const version = z.string().superRefine((v, ctx) => {
 });
 
 /** host[:port], host being an IPv4 address or a DNS name. The port defaults to 6443. */
-const endpoint = z.string().superRefine((v, ctx) => {
+const endpoint = str('HOST[:PORT]').superRefine((v, ctx) => {
   const m = /^([^:]+)(?::(\d+))?$/.exec(v);
   const host = m?.[1] ?? '';
   if (!m || !(isIPv4(host) || (DNS1123_SUBDOMAIN.test(host) && !/^[\d.]+$/.test(host))))
@@ -126,7 +133,7 @@ export const specSchema = z
   .strict()
   .superRefine((s, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    const pod = parseCidr(s.kubernetes.podSubnet ?? POD_SUBNET_BY_CNI[s.network.plugin]);
+    const pod = parseCidr(s.kubernetes.podSubnet ?? POD_SUBNET_BY_CNI[s.network.plugin] ?? '');
     const svc = parseCidr(s.kubernetes.serviceSubnet);
     if (!pod || !svc) return;
     if (cidrsOverlap(pod, svc))
@@ -143,7 +150,8 @@ export const specSchema = z
       seenNames.set(n.name, i);
       for (const field of ['privateIP', 'publicIP'] as const) {
         const ip = n[field];
-        if (ip === undefined) continue;
+        // zod runs this refinement even when a field already failed: look only at valid addresses
+        if (ip === undefined || !isIPv4(ip)) continue;
         const where = `nodes[${i}].${field}`;
         const other = seenIPs.get(ip);
         if (other !== undefined) issue(['nodes', i, field], `${ip} is also ${other}`);

@@ -1,0 +1,118 @@
+/**
+ * knit's command line. Only commander loads up front; each command's module is imported when it runs,
+ * so `knit --help` pays for nothing else. The one catch turning errors into exit codes is here.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { addDryRunOption, addSkipOption, addSpecOptions } from './commands/options.js';
+import type { CommandContext, GlobalOptions } from './commands/context.js';
+
+type Action = (opts: Record<string, unknown>, ctx: CommandContext, cmd: Command) => Promise<number>;
+
+class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const packageVersion = (): string =>
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function buildProgram(): Command {
+  const program = new Command('knit')
+    .description('Bootstrap Kubernetes cluster networking on Alibaba Cloud ECS and across VPCs')
+    .version(packageVersion())
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--debug', 'show stack traces')
+    .showSuggestionAfterError()
+    .exitOverride();
+
+  const action = (load: () => Promise<Action>) => async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const { createContext } = await import('./commands/context.js');
+    const opts = cmd.optsWithGlobals();
+    const run = await load();
+    throw new ExitWith(await run(opts, createContext(opts as GlobalOptions), cmd));
+  };
+  const notYet = (what: string, issue: string) => action(async () => async () => {
+    const { NotAvailableError } = await import('./errors.js');
+    throw new NotAvailableError(`${what} is not available yet (${issue}); nothing was changed`);
+  });
+
+  addSpecOptions(
+    program
+      .command('render')
+      .description('render the kubeadm configuration and the rest of the bundle, offline, without root')
+      .option('--out <dir>', 'write the bundle files into DIR instead of printing them'),
+  ).action(action(async () => (await import('./commands/render.js')).run as Action));
+
+  addSkipOption(addDryRunOption(addSpecOptions(
+    program
+      .command('init')
+      .description('initialize a control plane: preflight, kubeadm init, kubeconfig, CNI, cross-VPC, wait Ready')
+      .option('-y, --yes', 'do not ask for confirmation'),
+  ))).action(action(async () => (await import('./commands/init.js')).run as Action));
+
+  program
+    .command('join')
+    .description('join this node to a cluster (kubeadm join through the public endpoint)')
+    .action(notYet('knit join', 'issue 4: kubeadm init/join/reset'));
+
+  program
+    .command('preflight')
+    .description('check this host for Kubernetes and the chosen CNI; --fix remediates, --undo restores')
+    .action(notYet('knit preflight', 'issue 3: preflight'));
+
+  program
+    .command('crossvpc')
+    .description('NAT mapping and annotations so nodes in different VPCs reach each other')
+    .argument('[action]', 'apply | status | remove')
+    .action(notYet('knit crossvpc', 'issue 6: cross-VPC networking'));
+
+  program
+    .command('verify')
+    .description('check a running cluster: nodes Ready, CNI pods, pod-to-pod/service/internet')
+    .action(notYet('knit verify', 'issue 9: verify and diagnose'));
+
+  program
+    .command('reset')
+    .description('undo kubeadm init/join and what it leaves behind (CNI config, interfaces, knit rules)')
+    .action(notYet('knit reset', 'issue 4: kubeadm init/join/reset'));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug');
+  try {
+    if (argv.length <= 2) {
+      // Bare `knit`: the wizard on a terminal; elsewhere, the help and a usage error.
+      if (process.stdin.isTTY && process.stdout.isTTY) {
+        const { NotAvailableError } = await import('./errors.js');
+        throw new NotAvailableError('the interactive wizard is not available yet (issue 8); see `knit --help`');
+      }
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitWith) return err.code;
+    if (err instanceof CommanderError) {
+      // commander already printed its message; help and --version are successes
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const { KnitError } = await import('./errors.js');
+    const { redact } = await import('./ui/redact.js');
+    const e = err as Error;
+    process.stderr.write(redact(`error: ${e.message}\n`));
+    if (err instanceof KnitError) {
+      for (const line of err.details) process.stderr.write(redact(`${line}\n`));
+      if (debug && e.stack) process.stderr.write(redact(`${e.stack}\n`));
+      return err.exitCode;
+    }
+    process.stderr.write(debug && e.stack ? redact(`${e.stack}\n`) : 'run again with --debug for the stack trace\n');
+    return 1;
+  }
+}

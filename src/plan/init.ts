@@ -1,0 +1,51 @@
+/**
+ * `knit init` as kubeadm-style phases: an ordered list of named steps, each skippable. Pure: the spec
+ * in, the steps (with their effects as data) out.
+ */
+import { PATHS } from '../defaults.js';
+import { renderInitConfig } from '../kubeadm/render.js';
+import type { Step } from '../runner/types.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+
+export interface InitContext {
+  spec: Spec;
+  node: NodeSpec;
+  /** Home directory of the invoking user (kubeconfig goes to $HOME/.kube/config). */
+  home: string;
+}
+
+export const kubeadmConfigStep = ({ spec, node }: InitContext): Step => ({
+  id: 'kubeadm/config',
+  title: 'Write the kubeadm configuration',
+  effects: [{ kind: 'file', path: PATHS.kubeadmConfig, content: renderInitConfig(spec, node), mode: 0o600 }],
+});
+
+export const kubeadmInitStep = (): Step => ({
+  id: 'kubeadm/init',
+  title: 'Initialize the control plane (kubeadm init)',
+  doneWhen: { kind: 'file-exists', path: PATHS.adminConf },
+  effects: [{ kind: 'exec', argv: ['kubeadm', 'init', '--config', PATHS.kubeadmConfig, '--upload-certs'] }],
+});
+
+export const kubeconfigStep = ({ home }: InitContext): Step => ({
+  id: 'kubeconfig',
+  title: 'Install the admin kubeconfig for this user',
+  effects: [{ kind: 'exec', argv: ['install', '-D', '-m', '0600', PATHS.adminConf, `${home}/.kube/config`] }],
+});
+
+export const waitReadyStep = ({ node }: InitContext): Step => ({
+  id: 'wait/node-ready',
+  title: `Wait for node ${node.name} to be Ready`,
+  effects: [{ kind: 'wait', target: { kind: 'node-ready', node: node.name }, timeoutS: 300 }],
+});
+
+export const planInit = (ctx: InitContext): Step[] => [
+  kubeadmConfigStep(ctx),
+  kubeadmInitStep(),
+  kubeconfigStep(ctx),
+  waitReadyStep(ctx),
+];
+
+export const initPlanTitle = ({ spec, node }: InitContext): string =>
+  `knit init: control plane ${node.name} (${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}), ` +
+  `Kubernetes ${spec.kubernetes.version}, CNI ${spec.network.plugin}, endpoint ${spec.kubernetes.controlPlaneEndpoint}`;

@@ -1,0 +1,25 @@
+/**
+ * The render bundle: every file knit would write or apply for a spec, named by file. `knit render`
+ * prints it or writes it to a directory; nothing here touches the host.
+ */
+import { BUNDLE } from '../defaults.js';
+import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
+import { initPlanTitle, planInit } from '../plan/init.js';
+import { formatPlan } from '../runner/describe.js';
+import type { Spec } from '../spec/schema.js';
+
+export type Bundle = Record<string, string>;
+
+export const joinConfigName = (node: string): string => `kubeadm-join-${node}.yaml`;
+
+export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bundle {
+  const node = spec.nodes.find((n) => n.name === localNode);
+  if (!node) throw new Error(`node ${localNode} is not in the spec`);
+  // The node that runs `kubeadm init`: the local node when it is a control plane, else the first one.
+  const initNode = node.role === 'control-plane' ? node : spec.nodes.find((n) => n.role === 'control-plane')!;
+  const bundle: Bundle = { [BUNDLE.kubeadmConfig]: renderInitConfig(spec, initNode) };
+  for (const n of spec.nodes) if (n !== initNode) bundle[joinConfigName(n.name)] = renderJoinConfig(spec, n);
+  const ctx = { spec, node: initNode, home };
+  bundle[BUNDLE.plan] = formatPlan(initPlanTitle(ctx), planInit(ctx));
+  return bundle;
+}
