@@ -93,9 +93,11 @@ const toYaml = (docs: Obj[]): string =>
 export const renderInitConfig = (spec: Spec, node: NodeSpec): string =>
   toYaml([initConfiguration(spec, node), clusterConfiguration(spec), kubeletConfiguration(), kubeProxyConfiguration(spec)]);
 
-/** The `kubeadm join --config` file for a node, with the join secrets still as placeholders. */
-export const renderJoinConfig = (spec: Spec, node: NodeSpec): string =>
-  toYaml([joinConfiguration(spec, node), kubeletConfiguration()]);
+/**
+ * The `kubeadm join --config` file for a node, with the join secrets still as placeholders. No
+ * KubeletConfiguration: kubeadm join ignores it (joining kubelets read the cluster's kubelet-config).
+ */
+export const renderJoinConfig = (spec: Spec, node: NodeSpec): string => toYaml([joinConfiguration(spec, node)]);
 
 export interface JoinSecrets {
   token: string;

@@ -5,6 +5,7 @@
 import { parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { isIPv4 } from './net.js';
 import { specSchema, type Spec } from './schema.js';
 
 /** Flags that override spec fields, and the field each one sets. */
@@ -56,11 +57,11 @@ function setIn(obj: Raw, path: readonly string[], value: unknown): void {
 }
 
 function parseFile(file: { name: string; text: string }): Raw {
-  const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(file.text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
-    throw new UsageError(`${file.name}${pos ? `:${pos.line}:${pos.col}` : ''}: ${err.message.split('\n')[0]}`);
+    throw new UsageError(`${file.name}${pos ? `:${pos.line}:${pos.col}` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   const value: unknown = doc.toJS();
   if (value == null) return {};
@@ -82,13 +83,16 @@ function describeIssue(issue: z.core.$ZodIssue, flagsByPath: Map<string, string>
 export function loadSpec(sources: SpecSources): LoadedSpec {
   const raw: Raw = sources.file ? parseFile(sources.file) : {};
   const flags = sources.flags ?? {};
+  /** Field path → the flag that set it, or that would set it when the field is missing. */
   const flagsByPath = new Map<string, string>();
+  const givenByFlag = new Set<string>();
 
   for (const [key, { flag, path }] of Object.entries(FLAG_FIELDS)) {
     const value = flags[key as keyof typeof FLAG_FIELDS];
     if (value === undefined) continue;
     setIn(raw, path, value);
     flagsByPath.set(path.join('.'), flag);
+    givenByFlag.add(path.join('.'));
   }
 
   // The local node: named by --node-name, else the node holding --advertise-address, else the first
@@ -113,10 +117,12 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
   if (flags.advertiseAddress !== undefined) {
     local.privateIP = flags.advertiseAddress;
     flagsByPath.set(`nodes[${index}].privateIP`, '--advertise-address');
+    givenByFlag.add(`nodes[${index}].privateIP`);
   }
   if (flags.publicIp !== undefined) {
     local.publicIP = flags.publicIp;
     flagsByPath.set(`nodes[${index}].publicIP`, '--public-ip');
+    givenByFlag.add(`nodes[${index}].publicIP`);
   }
   if (flags.role !== undefined) local.role = flags.role;
 
@@ -125,13 +131,16 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
   if (kube.controlPlaneEndpoint === undefined) {
     const cp = nodes.find((n) => isObject(n) && n.role === 'control-plane');
     const host = isObject(cp) ? (cp.publicIP ?? cp.privateIP) : undefined;
-    if (typeof host === 'string') kube.controlPlaneEndpoint = host;
+    // derive only from a valid address, so that a bad --public-ip is reported as itself
+    if (typeof host === 'string' && isIPv4(host)) kube.controlPlaneEndpoint = host;
     else flagsByPath.set('kubernetes.controlPlaneEndpoint', '--control-plane-endpoint');
   }
 
   const result = specSchema.safeParse(raw);
   if (!result.success) {
-    const first = result.error.issues[0]!;
+    // A value the user typed on the command line is the likeliest culprit: report it first.
+    const issues = result.error.issues;
+    const first = issues.find((i) => givenByFlag.has(formatPath(i.path))) ?? issues[0]!;
     throw new UsageError(describeIssue(first, flagsByPath));
   }
   return { spec: result.data, localNode: String(local.name) };
