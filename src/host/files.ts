@@ -69,6 +69,14 @@ export class HostFiles {
   // --- backups -----------------------------------------------------------------------------------
 
   private readonly indexPath = `${PATHS.backupDir}/index.json`;
+  /** Index updates are read-modify-write: run them one at a time so concurrent changes lose nothing. */
+  private indexLock: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.indexLock.then(fn, fn);
+    this.indexLock = next.catch(() => undefined);
+    return next;
+  }
 
   async backups(): Promise<BackupEntry[]> {
     const text = await this.read(this.indexPath);
@@ -86,45 +94,51 @@ export class HostFiles {
   }
 
   /** Records the original state of a file the first time `owner` (or anyone) changes it. */
-  async backupFile(owner: string, hostPath: string): Promise<void> {
-    const entries = await this.backups();
-    if (entries.some((e) => e.kind === 'file' && e.target === hostPath)) return;
-    const content = await this.read(hostPath);
-    const entry: BackupEntry = { owner, kind: 'file', target: hostPath, existed: content !== undefined };
-    if (content !== undefined) {
-      entry.saved = `${createHash('sha256').update(hostPath).digest('hex').slice(0, 16)}.orig`;
-      entry.mode = await this.mode(hostPath);
-      await this.write(`${PATHS.backupDir}/${entry.saved}`, content, 0o600);
-    }
-    await this.saveIndex([...entries, entry]);
+  backupFile(owner: string, hostPath: string): Promise<void> {
+    return this.exclusive(async () => {
+      const entries = await this.backups();
+      if (entries.some((e) => e.kind === 'file' && e.target === hostPath)) return;
+      const content = await this.read(hostPath);
+      const entry: BackupEntry = { owner, kind: 'file', target: hostPath, existed: content !== undefined };
+      if (content !== undefined) {
+        entry.saved = `${createHash('sha256').update(hostPath).digest('hex').slice(0, 16)}.orig`;
+        entry.mode = await this.mode(hostPath);
+        await this.write(`${PATHS.backupDir}/${entry.saved}`, content, 0o600);
+      }
+      await this.saveIndex([...entries, entry]);
+    });
   }
 
-  async backupSysctl(owner: string, key: string, original: string): Promise<void> {
-    const entries = await this.backups();
-    if (entries.some((e) => e.kind === 'sysctl' && e.target === key)) return;
-    await this.saveIndex([...entries, { owner, kind: 'sysctl', target: key, existed: true, saved: original }]);
+  backupSysctl(owner: string, key: string, original: string): Promise<void> {
+    return this.exclusive(async () => {
+      const entries = await this.backups();
+      if (entries.some((e) => e.kind === 'sysctl' && e.target === key)) return;
+      await this.saveIndex([...entries, { owner, kind: 'sysctl', target: key, existed: true, saved: original }]);
+    });
   }
 
   /**
    * Restores every file `owner` changed to its original state and returns the sysctl entries for the
    * caller to restore (live kernel values are not files under the root).
    */
-  async undo(owner: string): Promise<{ restored: string[]; sysctls: BackupEntry[] }> {
-    const entries = await this.backups();
-    const mine = entries.filter((e) => e.owner === owner);
-    const restored: string[] = [];
-    for (const e of mine.filter((x) => x.kind === 'file').reverse()) {
-      if (e.existed && e.saved !== undefined) {
-        const original = await this.read(`${PATHS.backupDir}/${e.saved}`);
-        if (original === undefined) throw new Error(`backup of ${e.target} is missing from ${PATHS.backupDir}`);
-        await this.write(e.target, original, e.mode);
-        await this.remove(`${PATHS.backupDir}/${e.saved}`);
-      } else {
-        await this.remove(e.target);
+  undo(owner: string): Promise<{ restored: string[]; sysctls: BackupEntry[] }> {
+    return this.exclusive(async () => {
+      const entries = await this.backups();
+      const mine = entries.filter((e) => e.owner === owner);
+      const restored: string[] = [];
+      for (const e of mine.filter((x) => x.kind === 'file').reverse()) {
+        if (e.existed && e.saved !== undefined) {
+          const original = await this.read(`${PATHS.backupDir}/${e.saved}`);
+          if (original === undefined) throw new Error(`backup of ${e.target} is missing from ${PATHS.backupDir}`);
+          await this.write(e.target, original, e.mode);
+          await this.remove(`${PATHS.backupDir}/${e.saved}`);
+        } else {
+          await this.remove(e.target);
+        }
+        restored.push(e.target);
       }
-      restored.push(e.target);
-    }
-    await this.saveIndex(entries.filter((e) => e.owner !== owner));
-    return { restored, sysctls: mine.filter((e) => e.kind === 'sysctl') };
+      await this.saveIndex(entries.filter((e) => e.owner !== owner));
+      return { restored, sysctls: mine.filter((e) => e.kind === 'sysctl') };
+    });
   }
 }
