@@ -6,7 +6,8 @@ import { StepError } from '../src/errors.js';
 import { HostApplier } from '../src/host/apply.js';
 import { HostFiles } from '../src/host/files.js';
 import { formatPlan } from '../src/runner/describe.js';
-import { checkSkipIds, runPlan } from '../src/runner/run.js';
+import { runPlan } from '../src/runner/run.js';
+import { checkSkipIds } from '../src/runner/skip.js';
 import type { Effect, EffectApplier, Step } from '../src/runner/types.js';
 import { fakeExec } from './helpers/fake-exec.js';
 

@@ -5,7 +5,7 @@
 import { NotAvailableError, UsageError } from '../errors.js';
 import { initPlanTitle, planInit } from '../plan/init.js';
 import { formatPlan } from '../runner/describe.js';
-import { checkSkipIds } from '../runner/run.js';
+import { checkSkipIds, isSkipped } from '../runner/skip.js';
 import type { CommandContext } from './context.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -27,7 +27,7 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   if (badSkip) throw new UsageError(badSkip);
   if (!opts.dryRun) throw new NotAvailableError('applying `knit init` is not available yet (issue 4); use --dry-run to see the plan; nothing was changed');
   if (ctx.out.format === 'json')
-    ctx.out.json({ dryRun: true, steps: steps.map((s) => ({ id: s.id, title: s.title, skipped: skip.has(s.id), effects: s.effects })) });
+    ctx.out.json({ dryRun: true, steps: steps.map((s) => ({ id: s.id, title: s.title, skipped: isSkipped(s.id, skip), effects: s.effects })) });
   else ctx.out.raw(formatPlan(initPlanTitle(plan), steps, skip));
   return 0;
 }

@@ -2,6 +2,7 @@
  * The one place that says in words what each effect kind does. Dry-run output and plan.txt are made
  * from the same effect data that `apply` executes, so they cannot drift apart.
  */
+import { isSkipped } from './skip.js';
 import type { Effect, Probe, Step, WaitTarget } from './types.js';
 
 /** Quote an argv element only where a shell reader would need it; the argv itself never meets a shell. */
@@ -42,7 +43,7 @@ export function formatPlan(title: string, steps: readonly Step[], skip: Readonly
   const lines = [title, ''];
   steps.forEach((s, i) => {
     const head = `[${i + 1}/${steps.length}] ${s.id} — ${s.title}`;
-    if (skip.has(s.id)) return void lines.push(`${head} (skipped: --skip)`);
+    if (isSkipped(s.id, skip)) return void lines.push(`${head} (skipped: --skip)`);
     lines.push(head);
     if (s.doneWhen) lines.push(`      already done when ${describeProbe(s.doneWhen)}`);
     for (const e of s.effects) lines.push(`      ${describeEffect(e)}`);

@@ -1,6 +1,7 @@
 /** The runner: applies a plan's steps in order with progress; knows nothing about Kubernetes. */
 import { StepError } from '../errors.js';
 import { describeEffect } from './describe.js';
+import { isSkipped } from './skip.js';
 import type { EffectApplier, Step, StepResult } from './types.js';
 
 export interface Progress {
@@ -19,17 +20,6 @@ export interface RunOptions {
 
 const OUTPUT_TAIL_LINES = 15;
 export const tail = (text: string, n = OUTPUT_TAIL_LINES): string[] => text.trimEnd().split('\n').slice(-n);
-
-/** Fails fast on --skip ids that name no step, so a typo does not silently run everything. */
-export function checkSkipIds(steps: readonly Step[], skip: ReadonlySet<string>): string | undefined {
-  const ids = new Set(steps.map((s) => s.id));
-  const unknown = [...skip].filter((id) => !ids.has(id) && ![...ids].some((i) => i.startsWith(`${id}/`)));
-  return unknown.length ? `--skip: unknown step ${unknown.join(', ')} (steps: ${[...ids].join(', ')})` : undefined;
-}
-
-/** `--skip kubeadm` skips every kubeadm/* step. */
-export const isSkipped = (id: string, skip: ReadonlySet<string>): boolean =>
-  skip.has(id) || [...skip].some((s) => id.startsWith(`${s}/`));
 
 export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise<StepResult[]> {
   const skip = opts.skip ?? new Set<string>();

@@ -1,0 +1,27 @@
+/** Keeps the boundary honest: planning and rendering code does no I/O and loads no heavy adapter. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const src = join(import.meta.dirname, '..', 'src');
+const PURE = ['spec', 'plan', 'runner', 'kubeadm', 'render', 'crossvpc', 'preflight', 'cni'];
+const FORBIDDEN = [/^node:(fs|child_process|net|http|https|dgram)/, /^(fs|child_process)$/, /^execa$/, /^@alicloud\//, /^@inquirer\//, /\/(host|cluster|cloud)\//];
+
+const walk = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+
+const imports = (file: string): string[] =>
+  [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+
+describe('architecture', () => {
+  const pureFiles = PURE.flatMap((d) => { try { return walk(join(src, d)); } catch { return []; } });
+  it('has pure code to check', () => expect(pureFiles.length).toBeGreaterThan(5));
+  it.each(pureFiles.map((f) => relative(src, f)))('%s does no I/O', (file) => {
+    const bad = imports(join(src, file)).filter((i) => FORBIDDEN.some((re) => re.test(i)));
+    expect(bad).toEqual([]);
+  });
+  it('the CLI entry loads only commander and option definitions up front', () => {
+    const staticImports = [...readFileSync(join(src, 'cli.ts'), 'utf8').matchAll(/^import (?!type)[^'"]*from '([^']+)'/gm)].map((m) => m[1]);
+    expect(staticImports.sort()).toEqual(['./commands/options.js', 'commander', 'node:fs']);
+  });
+});

@@ -1,0 +1,72 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knit } from './helpers/knit.js';
+
+let out: string;
+beforeAll(async () => void (out = await mkdtemp(join(tmpdir(), 'knit-cli-'))));
+afterAll(() => rm(out, { recursive: true, force: true }));
+
+describe('knit render (the issue\'s "done when" command)', () => {
+  it('writes a cross-VPC kubeadm config offline, without root', async () => {
+    const dir = join(out, 'b');
+    const r = await knit(['render', '--control-plane-endpoint', '203.0.113.10', '--public-ip', '203.0.113.10', '--advertise-address', '172.16.0.10', '--node-name', 'master-1', '--out', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(['kubeadm-config.yaml', 'plan.txt']);
+    expect((await stat(join(dir, 'kubeadm-config.yaml'))).mode & 0o777).toBe(0o600);
+    const docs = parseAllDocuments(await readFile(join(dir, 'kubeadm-config.yaml'), 'utf8')).map((d) => d.toJS());
+    expect(docs.map((d) => d.kind)).toEqual(['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration', 'KubeProxyConfiguration']);
+    expect(docs[0].localAPIEndpoint.advertiseAddress).toBe('172.16.0.10');
+    expect(docs[1].controlPlaneEndpoint).toBe('203.0.113.10:6443');
+    expect(docs[1].apiServer.certSANs).toEqual(['203.0.113.10', '172.16.0.10', 'master-1']);
+  });
+
+  it('prints the bundle to stdout without --out, and JSON with -o json', async () => {
+    const text = await knit(['render', '--advertise-address', '172.16.0.10', '--public-ip', '203.0.113.10']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^# ==> kubeadm-config.yaml <==\napiVersion: kubeadm.k8s.io\/v1beta4\n/);
+    const json = await knit(['render', '-o', 'json', '--advertise-address', '172.16.0.10', '--public-ip', '203.0.113.10', '--k8s-version', '1.29.10']);
+    expect(JSON.parse(json.stdout).files['kubeadm-config.yaml']).toMatch(/^apiVersion: kubeadm.k8s.io\/v1beta3$/m);
+  });
+});
+
+describe('exit codes', () => {
+  it('bad input: 2 and one line naming the field, nothing written', async () => {
+    const dir = join(out, 'never');
+    const r = await knit(['render', '--advertise-address', '172.16.0.10', '--pod-cidr', '10.96.0.0/16', '--out', dir]);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toBe('error: kubernetes.podSubnet (--pod-cidr): 10.96.0.0/16 overlaps kubernetes.serviceSubnet 10.96.0.0/12');
+    await expect(stat(dir)).rejects.toThrow();
+  });
+
+  it('an unknown flag or output format is bad input too', async () => {
+    expect((await knit(['render', '--bogus'])).code).toBe(2);
+    expect((await knit(['-o', 'yaml', 'render'])).code).toBe(2);
+  });
+
+  it('commands of later issues say so and exit non-zero', async () => {
+    for (const cmd of ['join', 'verify', 'reset']) {
+      const r = await knit([cmd]);
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr, cmd).toMatch(/is not available yet \(issue \d+/);
+    }
+  });
+
+  it('init --dry-run prints the plan; a real init is refused until kubeadm support lands', async () => {
+    const dry = await knit(['init', '--dry-run', '--advertise-address', '172.16.0.10', '--public-ip', '203.0.113.10', '--node-name', 'cp', '--skip', 'wait']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
+    expect(dry.stdout).toContain('wait/node-ready — Wait for node cp to be Ready (skipped: --skip)');
+    expect((await knit(['init', '--advertise-address', '172.16.0.10'])).code).toBe(1);
+  });
+
+  it('--help and --version succeed', async () => {
+    const help = await knit(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('render [options]');
+    expect((await knit(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
