@@ -1,5 +1,4 @@
 /** Every process knit starts goes through here: execa with argv arrays, never a shell. */
-import { execa } from 'execa';
 import type { Argv } from '../runner/types.js';
 
 export interface ExecResult {
@@ -28,6 +27,7 @@ export function createExec(options: { prefix?: string[] } = {}): Exec {
   const prefix = options.prefix ?? [];
   return async (argv, opts = {}) => {
     const [file, ...args] = [...prefix, ...argv] as Argv;
+    const { execa } = await import('execa'); // ~70 ms to load: only commands that run processes pay it
     const child = execa(file, args, {
       input: opts.stdin,
       reject: false,

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: speed and scale as ratios against a baseline measured on the same machine in the
+ * same run, so the figures mean the same on a fast laptop and a slow CI box. Needs `npm run build`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const knit = fileURLToPath(new URL('../../bin/knit.js', import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function wall(argv) {
+  const samples = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' });
+    samples.push(performance.now() - t);
+  }
+  return median(samples);
+}
+
+const rows = [];
+const baseline = wall(['node', '-e', '0']);
+const ratio = (name, ms, target) => rows.push({ name, ms, ratio: ms / baseline, target });
+
+ratio('knit --help', wall(['node', knit, '--help']), 1.5);
+ratio(
+  'knit render (full bundle, cross-VPC flannel case)',
+  wall(['node', knit, 'render', '--config', fileURLToPath(new URL('../cases/cross-vpc-flannel.yaml', import.meta.url))]),
+  2.5,
+);
+
+// Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, unit? } (absolute).
+const here = new URL('.', import.meta.url);
+const absolute = [];
+for (const file of readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'bench.mjs')) {
+  const mod = await import(new URL(file, here).href);
+  for (const [key, fn] of Object.entries(mod)) if (key.startsWith('bench') && typeof fn === 'function') absolute.push(await fn());
+}
+
+console.log(`baseline: node -e 0 = ${baseline.toFixed(1)} ms (median of ${RUNS})`);
+for (const r of rows)
+  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(7)} ms  ratio ${r.ratio.toFixed(2)}  (target <= ${r.target})  ${r.ratio <= r.target ? 'ok' : 'OVER'}`);
+for (const a of absolute)
+  console.log(`${a.name.padEnd(52)} ${(a.seconds * 1000).toFixed(1).padStart(7)} ms${a.target ? `  (target <= ${a.target * 1000} ms)  ${a.seconds <= a.target ? 'ok' : 'OVER'}` : ''}${a.note ? `  ${a.note}` : ''}`);
