@@ -24,6 +24,8 @@ export interface HostApplierOptions {
   owner: string;
   /** Effects this adapter does not handle (kube-*, wait) are passed on. */
   next?: EffectApplier;
+  /** Each line a process prints, as it arrives (progress displays). */
+  onLine?: (line: string) => void;
 }
 
 const sysctlPath = (key: string) => `/proc/sys/${key.replace(/\./g, '/')}`;
@@ -31,8 +33,10 @@ const sysctlPath = (key: string) => `/proc/sys/${key.replace(/\./g, '/')}`;
 export class HostApplier implements EffectApplier {
   constructor(private readonly o: HostApplierOptions) {}
 
-  async run(argv: [string, ...string[]], stdin?: string, okExitCodes: number[] = []): Promise<EffectOutcome> {
-    const r = await this.o.exec(argv, { stdin });
+  async run(argv: [string, ...string[]], stdin?: string, okExitCodes: number[] = [], logFile?: string): Promise<EffectOutcome> {
+    const log = logFile ? await this.o.files.appendStream(logFile) : undefined;
+    const onLine = log || this.o.onLine ? (line: string) => (log?.write(`${line}\n`), this.o.onLine?.(line)) : undefined;
+    const r = await this.o.exec(argv, { stdin, onLine }).finally(() => log?.end());
     const output = `${r.stdout}${r.stderr}`;
     if (r.exitCode !== 0 && !okExitCodes.includes(r.exitCode))
       throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, output);
@@ -58,8 +62,13 @@ export class HostApplier implements EffectApplier {
         await files.backupFile(this.o.owner, effect.path);
         return { changed: await files.remove(effect.path) };
       }
+      case 'copy': {
+        const content = await files.read(effect.from);
+        if (content === undefined) throw new EffectFailure(`${effect.from} does not exist`);
+        return this.apply({ kind: 'file', path: effect.to, content, mode: effect.mode });
+      }
       case 'exec':
-        return this.run(effect.argv, effect.stdin, effect.okExitCodes);
+        return this.run(effect.argv, effect.stdin, effect.okExitCodes, effect.logFile);
       case 'sysctl': {
         const current = await this.readSysctl(effect.key);
         if (current === undefined) throw new EffectFailure(`sysctl ${effect.key} does not exist (${sysctlPath(effect.key)})`);

@@ -5,6 +5,7 @@
  * exactly the original, however many times knit wrote the file since.
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PATHS } from '../defaults.js';
@@ -58,6 +59,12 @@ export class HostFiles {
     if (mode !== undefined) await chmod(tmp, mode);
     await rename(tmp, real);
     return true;
+  }
+
+  /** A log file opened for appending (its directory created), mode 0600: logs may hold tokens. */
+  async appendStream(hostPath: string): Promise<WriteStream> {
+    await mkdir(dirname(this.path(hostPath)), { recursive: true });
+    return createWriteStream(this.path(hostPath), { flags: 'a', mode: 0o600 });
   }
 
   async remove(hostPath: string): Promise<boolean> {

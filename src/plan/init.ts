@@ -14,6 +14,9 @@ export interface InitContext {
   home: string;
 }
 
+/** kubeadm's own output goes here, so that a failure can show its tail and the join command is kept. */
+export const KUBEADM_INIT_LOG = `${PATHS.logDir}/kubeadm-init.log`;
+
 export const kubeadmConfigStep = ({ spec, node }: InitContext): Step => ({
   id: 'kubeadm/config',
   title: 'Write the kubeadm configuration',
@@ -24,13 +27,13 @@ export const kubeadmInitStep = (): Step => ({
   id: 'kubeadm/init',
   title: 'Initialize the control plane (kubeadm init)',
   doneWhen: { kind: 'file-exists', path: PATHS.adminConf },
-  effects: [{ kind: 'exec', argv: ['kubeadm', 'init', '--config', PATHS.kubeadmConfig, '--upload-certs'] }],
+  effects: [{ kind: 'exec', argv: ['kubeadm', 'init', '--config', PATHS.kubeadmConfig, '--upload-certs'], logFile: KUBEADM_INIT_LOG }],
 });
 
 export const kubeconfigStep = ({ home }: InitContext): Step => ({
   id: 'kubeconfig',
   title: 'Install the admin kubeconfig for this user',
-  effects: [{ kind: 'exec', argv: ['install', '-D', '-m', '0600', PATHS.adminConf, `${home}/.kube/config`] }],
+  effects: [{ kind: 'copy', from: PATHS.adminConf, to: `${home}/.kube/config`, mode: 0o600 }],
 });
 
 export const waitReadyStep = ({ node }: InitContext): Step => ({

@@ -20,8 +20,10 @@ export function describeEffect(e: Effect): string {
       return `write ${e.path} (${Buffer.byteLength(e.content)} bytes${e.mode !== undefined ? `, mode ${e.mode.toString(8).padStart(4, '0')}` : ''})`;
     case 'remove':
       return `remove ${e.path}`;
+    case 'copy':
+      return `copy ${e.from} to ${e.to}${e.mode !== undefined ? ` (mode ${e.mode.toString(8).padStart(4, '0')})` : ''}`;
     case 'exec':
-      return `run ${formatArgv(e.argv)}${e.stdin !== undefined ? ` (${countLines(e.stdin)} lines on stdin)` : ''}`;
+      return `run ${formatArgv(e.argv)}${e.stdin !== undefined ? ` (${countLines(e.stdin)} lines on stdin)` : ''}${e.logFile ? ` (log: ${e.logFile})` : ''}`;
     case 'sysctl':
       return `set sysctl ${e.key}=${e.value}`;
     case 'iptables':

@@ -14,8 +14,13 @@ export type Effect =
   | { kind: 'file'; path: string; content: string; mode?: number }
   /** Remove a file or directory (backed up first); a no-op when absent. */
   | { kind: 'remove'; path: string }
-  /** Run a process (argv only, never a shell). `okExitCodes` other than 0 count as success. */
-  | { kind: 'exec'; argv: Argv; stdin?: string; okExitCodes?: number[] }
+  /** Copy a file that exists only at apply time (e.g. admin.conf); a no-op when the copy is identical. */
+  | { kind: 'copy'; from: string; to: string; mode?: number }
+  /**
+   * Run a process (argv only, never a shell). `okExitCodes` other than 0 count as success. With
+   * `logFile` (a host path) the output is also streamed there as it arrives.
+   */
+  | { kind: 'exec'; argv: Argv; stdin?: string; okExitCodes?: number[]; logFile?: string }
   /** Set a live kernel parameter (/proc/sys); a no-op when it already has the value. */
   | { kind: 'sysctl'; key: string; value: string }
   /** One `iptables-restore --noflush` transaction (the payload holds whole tables' worth of chains). */

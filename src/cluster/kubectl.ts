@@ -1,0 +1,60 @@
+/** The cluster adapter: kube-apply, kube-annotate and wait effects through kubectl (argv only). */
+import type { Exec } from '../host/exec.js';
+import { formatArgv } from '../runner/describe.js';
+import type { Argv, Effect, EffectApplier, EffectOutcome, Probe } from '../runner/types.js';
+
+export class KubectlError extends Error {
+  constructor(
+    message: string,
+    readonly output: string,
+  ) {
+    super(message);
+  }
+}
+
+export class KubectlApplier implements EffectApplier {
+  /** `kubeconfig` is a real path (the host root already applied). */
+  constructor(
+    private readonly exec: Exec,
+    private readonly kubeconfig: string,
+  ) {}
+
+  private async kubectl(args: string[], stdin?: string): Promise<string> {
+    const argv: Argv = ['kubectl', '--kubeconfig', this.kubeconfig, ...args];
+    const r = await this.exec(argv, { stdin });
+    if (r.exitCode !== 0) throw new KubectlError(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, `${r.stdout}${r.stderr}`);
+    return r.stdout;
+  }
+
+  async apply(effect: Effect): Promise<EffectOutcome> {
+    switch (effect.kind) {
+      case 'kube-apply': {
+        const out = await this.kubectl(['apply', '--server-side', '--field-manager=knit', '-f', '-'], effect.yaml);
+        // kubectl reports each object as "created", "configured", "serverside-applied" or "unchanged"
+        return { changed: out.split('\n').some((l) => l.trim() !== '' && !/ unchanged$/.test(l)), output: out };
+      }
+      case 'kube-annotate': {
+        const current = JSON.parse(await this.kubectl(['get', 'node', effect.node, '-o', 'jsonpath={.metadata.annotations}']) || '{}') as Record<string, string>;
+        const missing = Object.entries(effect.annotations).filter(([k, v]) => current[k] !== v);
+        if (missing.length === 0) return { changed: false };
+        await this.kubectl(['annotate', '--overwrite', 'node', effect.node, ...missing.map(([k, v]) => `${k}=${v}`)]);
+        return { changed: true };
+      }
+      case 'wait': {
+        const t = effect.target;
+        const args =
+          t.kind === 'node-ready'
+            ? ['wait', '--for=condition=Ready', `node/${t.node}`, `--timeout=${effect.timeoutS}s`]
+            : ['rollout', 'status', `daemonset/${t.name}`, '-n', t.namespace, `--timeout=${effect.timeoutS}s`];
+        await this.kubectl(args);
+        return { changed: false };
+      }
+      default:
+        throw new Error(`the kubectl adapter does not handle ${effect.kind} effects`);
+    }
+  }
+
+  probe(_probe: Probe): Promise<boolean> {
+    return Promise.reject(new Error('the kubectl adapter answers no probes'));
+  }
+}
