@@ -50,7 +50,8 @@ export function buildProgram(): Command {
     program
       .command('init')
       .description('initialize a control plane: preflight, kubeadm init, kubeconfig, CNI, cross-VPC, wait Ready')
-      .option('-y, --yes', 'do not ask for confirmation'),
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
   ))).action(action(async () => (await import('./commands/init.js')).run as Action));
 
   program

@@ -1,11 +1,15 @@
-/**
- * `knit init`. The plan is complete and `--dry-run` prints it; applying it (running kubeadm) arrives
- * with issue 4, and until then a real run says so and changes nothing.
- */
-import { NotAvailableError, UsageError } from '../errors.js';
-import { initPlanTitle, planInit } from '../plan/init.js';
+/** `knit init`: the control-plane phases, previewed with --dry-run or applied with progress. */
+import { PATHS } from '../defaults.js';
+import { UsageError } from '../errors.js';
+import { KubectlApplier } from '../cluster/kubectl.js';
+import { HostApplier } from '../host/apply.js';
+import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubeadm/join-command.js';
+import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { formatPlan } from '../runner/describe.js';
+import { runPlan } from '../runner/run.js';
 import { checkSkipIds, isSkipped } from '../runner/skip.js';
+import { createProgress } from '../ui/progress.js';
+import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -14,6 +18,7 @@ export interface InitOptions extends SpecOptions {
   dryRun?: boolean;
   skip?: string[];
   yes?: boolean;
+  showCertificateKey?: boolean;
 }
 
 export async function run(opts: InitOptions, ctx: CommandContext): Promise<number> {
@@ -25,9 +30,58 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const skip = new Set(opts.skip ?? []);
   const badSkip = checkSkipIds(steps, skip);
   if (badSkip) throw new UsageError(badSkip);
-  if (!opts.dryRun) throw new NotAvailableError('applying `knit init` is not available yet (issue 4); use --dry-run to see the plan; nothing was changed');
-  if (ctx.out.format === 'json')
-    ctx.out.json({ dryRun: true, steps: steps.map((s) => ({ id: s.id, title: s.title, skipped: isSkipped(s.id, skip), effects: s.effects })) });
-  else ctx.out.raw(formatPlan(initPlanTitle(plan), steps, skip));
+
+  if (opts.dryRun) {
+    if (ctx.out.format === 'json')
+      ctx.out.json({ dryRun: true, steps: steps.map((s) => ({ id: s.id, title: s.title, skipped: isSkipped(s.id, skip), effects: s.effects })) });
+    else ctx.out.raw(formatPlan(initPlanTitle(plan), steps, skip));
+    return 0;
+  }
+
+  if (ctx.files.root === '/' && process.getuid?.() !== 0)
+    throw new UsageError('knit init changes the host and must run as root (use --dry-run to see the plan)');
+  const progress = await createProgress(ctx.out, ctx.interactive);
+  const applier = new HostApplier({
+    files: ctx.files,
+    exec: ctx.exec,
+    owner: 'init',
+    onLine: (l) => progress.line(l),
+    next: new KubectlApplier(ctx.exec, ctx.files.path(PATHS.adminConf)),
+  });
+  const results = await runPlan(steps, {
+    applier,
+    skip,
+    progress,
+    resumeCommand: `knit ${process.argv.slice(2).join(' ')}`,
+  }).finally(() => progress.stop());
+
+  const join = await joinParameters(ctx, results.find((r) => r.id === 'kubeadm/init')?.status === 'applied');
+  if (!opts.showCertificateKey) registerSecret(join?.certificateKey);
+  const workerJoin = join && knitJoinCommand(join);
+  const controlPlaneJoin = join?.certificateKey && opts.showCertificateKey ? knitJoinCommand(join, { controlPlane: true }) : undefined;
+
+  ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results, join: workerJoin ? { command: workerJoin, controlPlaneCommand: controlPlaneJoin, endpoint: join.endpoint, token: join.token, caCertHash: join.caCertHash } : null, log: KUBEADM_INIT_LOG });
+  ctx.out.line(`control plane ${node.name} is up; API server at https://${spec.kubernetes.controlPlaneEndpoint}`);
+  if (workerJoin) {
+    ctx.out.line('join a worker (run on that node):');
+    ctx.out.line(`  ${workerJoin}`);
+    if (controlPlaneJoin) ctx.out.line(`join another control plane:\n  ${controlPlaneJoin}`);
+    else if (join.certificateKey) ctx.out.line('(add --show-certificate-key to print the control-plane join; the key expires after 2 hours)');
+  }
   return 0;
+}
+
+/**
+ * From this run's kubeadm output when kubeadm init ran; otherwise (already initialized) a fresh token
+ * from `kubeadm token create --print-join-command`.
+ */
+async function joinParameters(ctx: CommandContext, initRan: boolean): Promise<JoinParameters | undefined> {
+  if (initRan) {
+    const log = (await ctx.files.read(KUBEADM_INIT_LOG)) ?? '';
+    const lastRun = log.slice(log.lastIndexOf('[init] Using Kubernetes version'));
+    const parsed = parseJoinCommand(lastRun);
+    if (parsed) return parsed;
+  }
+  const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path(PATHS.adminConf)]);
+  return r.exitCode === 0 ? parseJoinCommand(r.stdout) : undefined;
 }

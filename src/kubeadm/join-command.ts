@@ -12,9 +12,9 @@ export interface JoinParameters {
 /** kubeadm wraps its join command over lines ending in `\`; this reads it back as one. */
 export function parseJoinCommand(output: string): JoinParameters | undefined {
   const text = output.replace(/\\\r?\n\s*/g, ' ');
-  const m = /kubeadm join (\S+) --token ([a-z0-9]{6}\.[a-z0-9]{16}) --discovery-token-ca-cert-hash (sha256:[a-f0-9]{64})/.exec(text);
+  const m = /kubeadm join (\S+)\s+--token ([a-z0-9]{6}\.[a-z0-9]{16})\s+--discovery-token-ca-cert-hash (sha256:[a-f0-9]{64})/.exec(text);
   if (!m) return undefined;
-  const key = /--control-plane --certificate-key ([a-f0-9]{64})/.exec(text);
+  const key = /--control-plane\s+--certificate-key ([a-f0-9]{64})/.exec(text);
   return { endpoint: m[1]!, token: m[2]!, caCertHash: m[3]!, ...(key ? { certificateKey: key[1] } : {}) };
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Progress for a running plan: one line per step, and the phase a long-running tool is in (kubeadm
+ * prints `[certs]`, `[etcd]`, … as it goes). A spinner on a terminal; plain lines elsewhere (CI logs).
+ */
+import type { Progress } from '../runner/run.js';
+import type { Step, StepResult } from '../runner/types.js';
+import type { Output } from './output.js';
+
+const STATUS_WORDS: Record<StepResult['status'], string> = {
+  applied: 'done',
+  unchanged: 'unchanged',
+  skipped: 'skipped (--skip)',
+  'already-done': 'already done',
+  planned: 'planned',
+};
+
+/** `[control-plane] Creating static Pod manifest…` → `control-plane` */
+export const toolPhase = (line: string): string | undefined => /^\[([a-z][a-z-]*)\]/.exec(line)?.[1];
+
+export interface StepProgress extends Progress {
+  /** Feed a line of a tool's output; a new `[phase]` shows as progress. */
+  line(text: string): void;
+  stop(): void;
+}
+
+export async function createProgress(out: Output, interactive: boolean): Promise<StepProgress> {
+  let current = '';
+  let phase: string | undefined;
+  const spinner = interactive && out.format === 'text' ? (await import('ora')).default({ stream: process.stderr }) : undefined;
+  const say = (text: string) => (spinner ? (spinner.text = text) : out.note(text));
+  return {
+    start(step, index, total) {
+      current = `[${index + 1}/${total}] ${step.title}`;
+      phase = undefined;
+      if (spinner) spinner.start(current);
+      else out.note(`${current} …`);
+    },
+    finish(result) {
+      const text = `${current}: ${STATUS_WORDS[result.status]}`;
+      if (spinner) spinner.succeed(text);
+      else out.note(text);
+    },
+    fail(step: Step, error: Error) {
+      const text = `${current}: failed`;
+      if (spinner) spinner.fail(text);
+      else out.note(`${text} (${step.id}: ${error.message})`);
+    },
+    line(text) {
+      const p = toolPhase(text);
+      if (p && p !== phase) {
+        phase = p;
+        say(`${current} [${p}]`);
+      }
+    },
+    stop: () => void spinner?.stop(),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * `knit init` end to end: the built CLI as a child process, fake kubeadm/kubectl first on PATH, and a
+ * temporary host root. Asserts the argv knit passed, the files it wrote, the join command it printed,
+ * and resuming after a failure injected in each kubeadm phase.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { knit } from './helpers/knit.js';
+
+const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
+const config = fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url));
+const golden = fileURLToPath(new URL('./golden/cross-vpc-flannel/kubeadm-config.yaml', import.meta.url));
+const JOIN_LINE = /^ {2}knit join --endpoint 203\.0\.113\.10:6443 --token [a-z0-9]{6}\.[a-z0-9]{16} --ca-cert-hash sha256:[a-f0-9]{64}$/m;
+
+let root: string;
+let env: Record<string, string>;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'knit-init-'));
+  env = { PATH: `${fakes}:${process.env.PATH}`, KNIT_HOST_ROOT: root, HOME: '/root', FAKE_LOG: join(root, 'calls.jsonl') };
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
+const init = (extra: string[] = [], more: Record<string, string> = {}) => knit(['init', '-f', config, '--yes', ...extra], { env: { ...env, ...more } });
+
+describe('knit init', () => {
+  it('writes the config, runs kubeadm, installs the kubeconfig, waits, and prints the join command', async () => {
+    const r = await init();
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(await calls()).toEqual([
+      'kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs',
+      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf wait --for=condition=Ready node/master-1 --timeout=300s`,
+    ]);
+    expect(await readFile(join(root, 'etc/knit/kubeadm-config.yaml'), 'utf8')).toBe(await readFile(golden, 'utf8'));
+    expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
+    expect(r.stdout).toMatch(JOIN_LINE);
+    // progress names kubeadm's phases; the certificate key is never shown unless asked
+    expect(r.stderr).toContain('[2/4] Initialize the control plane (kubeadm init): done');
+    const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
+    const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
+    expect(`${r.stdout}${r.stderr}`).not.toContain(key);
+    expect(r.stdout).toContain('add --show-certificate-key');
+  });
+
+  it('is idempotent: a second run does not re-run kubeadm init and still prints a join command', async () => {
+    expect((await init()).code).toBe(0);
+    const again = await init();
+    expect(again.code).toBe(0);
+    const second = (await calls()).slice(2);
+    expect(second).toEqual([
+      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf wait --for=condition=Ready node/master-1 --timeout=300s`,
+      `kubeadm token create --print-join-command --kubeconfig ${root}/etc/kubernetes/admin.conf`,
+    ]);
+    expect(again.stderr).toContain('(kubeadm init): already done');
+    expect(again.stdout).toMatch(JOIN_LINE);
+  });
+
+  it('prints one JSON document with -o json, the control-plane key only when asked', async () => {
+    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--show-certificate-key'], { env });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
+      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied', 'wait/node-ready:unchanged',
+    ]);
+    expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
+    expect(doc.join.controlPlaneCommand).toMatch(/--control-plane --certificate-key [a-f0-9]{64}$/);
+  });
+
+  it.each(['preflight', 'certs', 'etcd', 'control-plane', 'wait-control-plane', 'upload-certs', 'addons'])(
+    'a failure in kubeadm phase %s shows the log tail and path, and a re-run resumes',
+    async (phase) => {
+      const failed = await init([], { FAKE_KUBEADM_FAIL_PHASE: phase });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain('error: step kubeadm/init failed: run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
+      expect(failed.stderr).toContain('(full log: /var/log/knit/kubeadm-init.log)');
+      expect(failed.stderr).toContain(`error execution phase ${phase}: fake failure injected`);
+      expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes` again/);
+      const resumed = await init();
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toMatch(JOIN_LINE);
+    },
+  );
+
+  it('a node that never becomes Ready fails the wait step, and --skip goes on without it', async () => {
+    const r = await init([], { FAKE_KUBECTL_NOT_READY: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: step wait/node-ready failed');
+    expect(r.stderr).toContain('timed out waiting for the condition on nodes/master-1');
+    expect(r.stderr).toContain('--skip wait/node-ready');
+    expect((await init(['--skip', 'wait/node-ready'], { FAKE_KUBECTL_NOT_READY: '1' })).code).toBe(0);
+  });
+});
