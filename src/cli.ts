@@ -54,31 +54,55 @@ export function buildProgram(): Command {
       .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
   ))).action(action(async () => (await import('./commands/init.js')).run as Action));
 
-  program
-    .command('join')
-    .description('join this node to a cluster (kubeadm join through the public endpoint)')
-    .action(notYet('knit join', 'issue 4: kubeadm init/join/reset'));
+  addSkipOption(addDryRunOption(addSpecOptions(
+    program
+      .command('join')
+      .description('join this node to a cluster (kubeadm join through the public endpoint)')
+      .option('--endpoint <host:port>', 'the control plane endpoint, as printed by `knit init`')
+      .option('--token <token>', 'bootstrap token')
+      .option('--ca-cert-hash <sha256:hash>', 'hash of the cluster CA')
+      .option('--control-plane', 'join as another control plane')
+      .option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)'),
+  ))).action(action(async () => (await import('./commands/join.js')).run as Action));
 
   program
     .command('preflight')
     .description('check this host for Kubernetes and the chosen CNI; --fix remediates, --undo restores')
     .action(notYet('knit preflight', 'issue 3: preflight'));
 
-  program
+  const crossvpc = program
     .command('crossvpc')
-    .description('NAT mapping and annotations so nodes in different VPCs reach each other')
-    .argument('[action]', 'apply | status | remove')
-    .action(notYet('knit crossvpc', 'issue 6: cross-VPC networking'));
+    .description('NAT mapping and annotations so nodes in different VPCs reach each other through public IPs');
+  const crossvpcAction = (name: 'apply' | 'status' | 'remove') =>
+    action(async () => {
+      const { run } = await import('./commands/crossvpc.js');
+      return (opts, ctx) => run(name, opts, ctx);
+    });
+  addSkipOption(addDryRunOption(addSpecOptions(
+    crossvpc
+      .command('apply')
+      .description('install the NAT mapping (iptables, persistent across reboots) and the flannel annotation')
+      .option('--kubeconfig <file>', 'kubeconfig for the annotation (default: $KUBECONFIG, admin.conf, kubelet.conf)'),
+  ))).action(crossvpcAction('apply'));
+  addSpecOptions(crossvpc.command('status').description('compare the live NAT mapping with the spec (exit 1 when it drifted)')).action(
+    crossvpcAction('status'),
+  );
+  addSkipOption(addDryRunOption(crossvpc.command('remove').description("delete knit's chains, jumps, boot unit and saved rules"))).action(
+    crossvpcAction('remove'),
+  );
 
   program
     .command('verify')
     .description('check a running cluster: nodes Ready, CNI pods, pod-to-pod/service/internet')
     .action(notYet('knit verify', 'issue 9: verify and diagnose'));
 
-  program
-    .command('reset')
-    .description('undo kubeadm init/join and what it leaves behind (CNI config, interfaces, knit rules)')
-    .action(notYet('knit reset', 'issue 4: kubeadm init/join/reset'));
+  addSkipOption(addDryRunOption(
+    program
+      .command('reset')
+      .description('undo kubeadm init/join and what it leaves behind (CNI config, interfaces, knit rules)')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--kubeconfig', "also remove this user's $HOME/.kube/config"),
+  )).action(action(async () => (await import('./commands/reset.js')).run as Action));
 
   return program;
 }

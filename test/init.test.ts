@@ -75,8 +75,9 @@ describe('knit init', () => {
     async (phase) => {
       const failed = await init([], { FAKE_KUBEADM_FAIL_PHASE: phase });
       expect(failed.code).toBe(1);
-      expect(failed.stderr).toContain('error: step kubeadm/init failed: run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
-      expect(failed.stderr).toContain('(full log: /var/log/knit/kubeadm-init.log)');
+      expect(failed.stderr).toContain(
+        'error: step kubeadm/init failed: run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs (log: /var/log/knit/kubeadm-init.log)',
+      );
       expect(failed.stderr).toContain(`error execution phase ${phase}: fake failure injected`);
       expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes` again/);
       const resumed = await init();

@@ -1,16 +1,10 @@
 /** `knit init`: the control-plane phases, previewed with --dry-run or applied with progress. */
-import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
-import { KubectlApplier } from '../cluster/kubectl.js';
-import { HostApplier } from '../host/apply.js';
 import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubeadm/join-command.js';
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
-import { formatPlan } from '../runner/describe.js';
-import { runPlan } from '../runner/run.js';
-import { checkSkipIds, isSkipped } from '../runner/skip.js';
-import { createProgress } from '../ui/progress.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
+import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
@@ -26,34 +20,8 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const node = spec.nodes.find((n) => n.name === localNode)!;
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
   const plan = { spec, node, home: ctx.env.HOME ?? '/root' };
-  const steps = planInit(plan);
-  const skip = new Set(opts.skip ?? []);
-  const badSkip = checkSkipIds(steps, skip);
-  if (badSkip) throw new UsageError(badSkip);
-
-  if (opts.dryRun) {
-    if (ctx.out.format === 'json')
-      ctx.out.json({ dryRun: true, steps: steps.map((s) => ({ id: s.id, title: s.title, skipped: isSkipped(s.id, skip), effects: s.effects })) });
-    else ctx.out.raw(formatPlan(initPlanTitle(plan), steps, skip));
-    return 0;
-  }
-
-  if (ctx.files.root === '/' && process.getuid?.() !== 0)
-    throw new UsageError('knit init changes the host and must run as root (use --dry-run to see the plan)');
-  const progress = await createProgress(ctx.out, ctx.interactive);
-  const applier = new HostApplier({
-    files: ctx.files,
-    exec: ctx.exec,
-    owner: 'init',
-    onLine: (l) => progress.line(l),
-    next: new KubectlApplier(ctx.exec, ctx.files.path(PATHS.adminConf)),
-  });
-  const results = await runPlan(steps, {
-    applier,
-    skip,
-    progress,
-    resumeCommand: `knit ${process.argv.slice(2).join(' ')}`,
-  }).finally(() => progress.stop());
+  const results = await executePlan(ctx, { title: initPlanTitle(plan), steps: planInit(plan), skip: opts.skip, dryRun: opts.dryRun, owner: 'init' });
+  if (!results) return 0;
 
   const join = await joinParameters(ctx, results.find((r) => r.id === 'kubeadm/init')?.status === 'applied');
   if (!opts.showCertificateKey) registerSecret(join?.certificateKey);
@@ -82,6 +50,6 @@ async function joinParameters(ctx: CommandContext, initRan: boolean): Promise<Jo
     const parsed = parseJoinCommand(lastRun);
     if (parsed) return parsed;
   }
-  const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path(PATHS.adminConf)]);
+  const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path('/etc/kubernetes/admin.conf')]);
   return r.exitCode === 0 ? parseJoinCommand(r.stdout) : undefined;
 }

@@ -39,7 +39,7 @@ export class HostApplier implements EffectApplier {
     const r = await this.o.exec(argv, { stdin, onLine }).finally(() => log?.end());
     const output = `${r.stdout}${r.stderr}`;
     if (r.exitCode !== 0 && !okExitCodes.includes(r.exitCode))
-      throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}${logFile ? ` (full log: ${logFile})` : ''}`, output);
+      throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, output);
     return { changed: true, output };
   }
 

@@ -100,11 +100,15 @@ export class HostFiles {
     await this.write(this.indexPath, `${JSON.stringify(entries, null, 2)}\n`, 0o600);
   }
 
-  /** Records the original state of a file the first time `owner` (or anyone) changes it. */
+  /**
+   * Records the original state of a file the first time `owner` (or anyone) changes it. Directories
+   * are not backed up: removing one (reset clearing /etc/cni/net.d) is meant to be final.
+   */
   backupFile(owner: string, hostPath: string): Promise<void> {
     return this.exclusive(async () => {
       const entries = await this.backups();
       if (entries.some((e) => e.kind === 'file' && e.target === hostPath)) return;
+      if ((await stat(this.path(hostPath)).catch(() => undefined))?.isDirectory()) return;
       const content = await this.read(hostPath);
       const entry: BackupEntry = { owner, kind: 'file', target: hostPath, existed: content !== undefined };
       if (content !== undefined) {

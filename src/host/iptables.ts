@@ -4,6 +4,8 @@
  * holds the most rules (kubelet and kube-proxy have written there), falling back to what `iptables`
  * itself reports.
  */
+import { NAT_TABLE } from '../crossvpc/chains.js';
+import { parseCrossVpcState, renderCrossVpcRemoval, type CrossVpcState } from '../crossvpc/state.js';
 import type { Argv } from '../runner/types.js';
 import type { Exec } from './exec.js';
 
@@ -55,4 +57,19 @@ export async function iptablesSaveChains(exec: Exec, chains: readonly string[], 
     })
     .map((l) => l.replace(/\[\d+:\d+\]$/, '')) // packet counters change on their own
     .join('\n');
+}
+
+/** knit's cross-VPC chains and the jumps into them, as the live nat table has them. */
+export async function readCrossVpcState(exec: Exec): Promise<CrossVpcState> {
+  return parseCrossVpcState(await iptablesSave(exec, NAT_TABLE));
+}
+
+/** Deletes the jumps into knit's chains, then the chains, in one transaction; false when none existed. */
+export async function removeKnitChains(exec: Exec): Promise<boolean> {
+  const payload = renderCrossVpcRemoval(await readCrossVpcState(exec));
+  if (payload === undefined) return false;
+  const argv = await iptablesRestoreArgv(exec);
+  const r = await exec(argv, { stdin: payload });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.trim()}`);
+  return true;
 }

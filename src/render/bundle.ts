@@ -3,6 +3,7 @@
  * prints it or writes it to a directory; nothing here touches the host.
  */
 import { BUNDLE } from '../defaults.js';
+import { UsageError } from '../errors.js';
 import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
 import { initPlanTitle, planInit } from '../plan/init.js';
 import { formatPlan } from '../runner/describe.js';
@@ -16,7 +17,8 @@ export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bun
   const node = spec.nodes.find((n) => n.name === localNode);
   if (!node) throw new Error(`node ${localNode} is not in the spec`);
   // The node that runs `kubeadm init`: the local node when it is a control plane, else the first one.
-  const initNode = node.role === 'control-plane' ? node : spec.nodes.find((n) => n.role === 'control-plane')!;
+  const initNode = node.role === 'control-plane' ? node : spec.nodes.find((n) => n.role === 'control-plane');
+  if (!initNode) throw new UsageError('nodes: at least one node must have role control-plane');
   const bundle: Bundle = { [BUNDLE.kubeadmConfig]: renderInitConfig(spec, initNode) };
   for (const n of spec.nodes) if (n !== initNode) bundle[joinConfigName(n.name)] = renderJoinConfig(spec, n);
   const ctx = { spec, node: initNode, home };

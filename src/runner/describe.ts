@@ -26,8 +26,16 @@ export function describeEffect(e: Effect): string {
       return `run ${formatArgv(e.argv)}${e.stdin !== undefined ? ` (${countLines(e.stdin)} lines on stdin)` : ''}${e.logFile ? ` (log: ${e.logFile})` : ''}`;
     case 'sysctl':
       return `set sysctl ${e.key}=${e.value}`;
-    case 'iptables':
-      return `apply iptables-restore --noflush transaction (${countLines(e.payload.replace(/^[*:#]|^COMMIT$/gm, '#'))} rules)`;
+    case 'iptables': {
+      const count = (op: string) => e.payload.split('\n').filter((l) => l.startsWith(`${op} `)).length;
+      const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+      const parts = [
+        count('-A') + count('-I') > 0 || count('-D') + count('-X') === 0 ? plural(count('-A') + count('-I'), 'rule') : '',
+        count('-D') ? `${plural(count('-D'), 'rule')} deleted` : '',
+        count('-X') ? `${plural(count('-X'), 'chain')} deleted` : '',
+      ].filter(Boolean);
+      return `apply one iptables-restore --noflush transaction (${parts.join(', ')})`;
+    }
     case 'kube-apply':
       return `kubectl apply --server-side ${e.name} (${e.yaml.split(/^---$/m).length} objects)`;
     case 'kube-annotate':

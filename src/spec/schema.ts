@@ -160,8 +160,6 @@ export const specSchema = z
           if (cidrContains(net, ip)) issue(['nodes', i, field], `${ip} lies inside kubernetes.${name} ${net.text}`);
       }
     });
-    if (!s.nodes.some((n) => n.role === 'control-plane'))
-      issue(['nodes'], 'at least one node must have role control-plane');
   })
   .transform((s) => ({
     ...s,

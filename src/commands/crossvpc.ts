@@ -1,0 +1,131 @@
+/**
+ * `knit crossvpc apply|status|remove`: the NAT mapping that lets nodes in different VPCs reach each
+ * other's private IPs through their public IPs. Reads host facts, plans (pure, src/crossvpc), then
+ * prints the plan (--dry-run) or runs it.
+ */
+import { findNode, peersOutsideVpc } from '../crossvpc/peers.js';
+import { METRICS_SERVER, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
+import { crossVpcPlanTitle, planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts } from '../crossvpc/plan.js';
+import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
+import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
+import { CROSSVPC, PATHS } from '../defaults.js';
+import { UsageError } from '../errors.js';
+import type { Exec } from '../host/exec.js';
+import { detectIptablesBackend, readCrossVpcState } from '../host/iptables.js';
+import { isSkipped } from '../runner/skip.js';
+import type { Step } from '../runner/types.js';
+import type { CommandContext } from './context.js';
+import { executePlan } from './execute-plan.js';
+import type { SpecOptions } from './options.js';
+import { specFromOptions } from './spec-source.js';
+
+export type CrossVpcAction = 'apply' | 'status' | 'remove';
+
+export interface CrossVpcOptions {
+  /** Step ids (or groups) not to run. */
+  skip?: string[];
+  /** kubectl's kubeconfig; default $KUBECONFIG, then admin.conf, then kubelet.conf. */
+  kubeconfig?: string;
+}
+
+type Options = CrossVpcOptions & SpecOptions & { dryRun?: boolean };
+
+const OWNER = 'crossvpc';
+
+/** The real path of the first kubeconfig that exists (kubectl runs outside the host root's mapping). */
+async function findKubeconfig(opts: Options, ctx: CommandContext): Promise<string | undefined> {
+  const explicit = opts.kubeconfig ?? ctx.env.KUBECONFIG;
+  if (explicit) return explicit;
+  for (const p of [PATHS.adminConf, PATHS.kubeletConf]) if (await ctx.files.exists(p)) return ctx.files.path(p);
+  return undefined;
+}
+
+/** metrics-server's container args; undefined when it is not installed or the cluster cannot be asked. */
+async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s: string) => void): Promise<MetricsServerFacts | undefined> {
+  const { namespace, name } = METRICS_SERVER;
+  const r = await exec(['kubectl', '--kubeconfig', kubeconfig, '--namespace', namespace, 'get', 'deployment', name, '--ignore-not-found', '-o', 'json'])
+    .catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message }));
+  if (r.exitCode !== 0) return void note(`could not look for metrics-server (${r.stderr.trim().split('\n')[0]}); its patch is left out`);
+  if (r.stdout.trim() === '') return undefined;
+  type Container = { name: string; args?: string[] };
+  const containers = (JSON.parse(r.stdout) as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers;
+  const c = containers.find((x) => x.name === name) ?? containers[0];
+  return c && { container: c.name, args: c.args ?? [] };
+}
+
+async function gatherApplyFacts(opts: Options, ctx: CommandContext): Promise<CrossVpcFacts> {
+  const kubeconfig = await findKubeconfig(opts, ctx);
+  const [backend, state, metricsServer] = await Promise.all([
+    detectIptablesBackend(ctx.exec),
+    readCrossVpcState(ctx.exec),
+    kubeconfig ? readMetricsServer(ctx.exec, kubeconfig, ctx.out.note) : undefined,
+  ]);
+  return { backend, state, kubeconfig, metricsServer };
+}
+
+async function runSteps(title: string, steps: Step[], opts: Options, ctx: CommandContext, kubeconfig?: string): Promise<number> {
+  const skip = new Set(opts.skip ?? []);
+  const needsKubectl = steps.some((s) => !isSkipped(s.id, skip) && s.effects.some((e) => e.kind.startsWith('kube-')));
+  if (!opts.dryRun && needsKubectl && !kubeconfig)
+    throw new UsageError(
+      `--kubeconfig: the kube-* steps need one (looked for $KUBECONFIG, ${PATHS.adminConf}, ${PATHS.kubeletConf}); ` +
+        'or --skip crossvpc/annotate to set the annotation later',
+    );
+  const results = await executePlan(ctx, { title, steps, skip: opts.skip, dryRun: opts.dryRun, owner: OWNER, kubeconfig });
+  if (!results) return 0;
+  ctx.out.json({ title, steps: results });
+  ctx.out.line(`${title}: ${results.filter((r) => r.status === 'applied').length} step(s) changed something`);
+  return 0;
+}
+
+async function apply(opts: Options, ctx: CommandContext): Promise<number> {
+  const { spec, localNode } = await specFromOptions(opts, ctx);
+  const facts = await gatherApplyFacts(opts, ctx);
+  const steps = planCrossVpcApply(spec, localNode, facts);
+  if (steps.length === 0) {
+    ctx.out.json({ node: localNode, peers: [], steps: [] });
+    ctx.out.line(`${localNode} has no peers outside its VPC: nothing to apply (\`knit crossvpc remove\` deletes earlier rules)`);
+    return 0;
+  }
+  return runSteps(crossVpcPlanTitle(spec, localNode, 'apply'), steps, opts, ctx, facts.kubeconfig);
+}
+
+async function remove(opts: Options, ctx: CommandContext): Promise<number> {
+  const facts = { state: await readCrossVpcState(ctx.exec), unitInstalled: await ctx.files.exists(CROSSVPC.unitPath) };
+  return runSteps('knit crossvpc remove', planCrossVpcRemove(facts), opts, ctx);
+}
+
+/** Exit 0 when the live chains are exactly what the spec renders, 1 when they drifted or are missing. */
+async function status(opts: Options, ctx: CommandContext): Promise<number> {
+  const { spec, localNode } = await specFromOptions(opts, ctx);
+  const { node } = findNode(spec, localNode);
+  const peers = peersOutsideVpc(spec, localNode);
+  const [backend, live, saved] = await Promise.all([
+    detectIptablesBackend(ctx.exec),
+    readCrossVpcState(ctx.exec),
+    ctx.files.read(CROSSVPC.rulesFile),
+  ]);
+  const drift = diffCrossVpcState(crossVpcRuleSet(peers), live);
+  const ok = inSync(drift);
+  const rulesFile = saved === undefined ? 'missing' : saved === renderCrossVpcRules(spec, localNode) ? 'current' : 'outdated';
+  ctx.out.json({ node: { name: node.name, privateIP: node.privateIP, publicIP: node.publicIP }, backend, peers, inSync: ok, ...drift, rulesFile });
+  ctx.out.line(`node ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}), iptables ${backend}`);
+  ctx.out.line(`peers outside its VPC: ${peers.length}`);
+  for (const p of peers) ctx.out.line(`  ${p.name}  ${p.privateIP} -> ${p.publicIP}`);
+  ctx.out.line(ok ? 'nat rules: in sync' : `nat rules: drifted (${drift.missing.length} missing, ${drift.unexpected.length} unexpected)`);
+  for (const l of drift.missing) ctx.out.line(`  missing:    ${l}`);
+  for (const l of drift.unexpected) ctx.out.line(`  unexpected: ${l}`);
+  ctx.out.line(`saved rules (${CROSSVPC.rulesFile}): ${rulesFile}`);
+  return ok ? 0 : 1;
+}
+
+export async function run(action: CrossVpcAction, opts: Options, ctx: CommandContext): Promise<number> {
+  switch (action) {
+    case 'apply':
+      return apply(opts, ctx);
+    case 'status':
+      return status(opts, ctx);
+    case 'remove':
+      return remove(opts, ctx);
+  }
+}

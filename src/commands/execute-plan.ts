@@ -1,0 +1,46 @@
+/** The shared tail of every changing command: check --skip, then print the plan or apply it. */
+import { PATHS } from '../defaults.js';
+import { UsageError } from '../errors.js';
+import { KubectlApplier } from '../cluster/kubectl.js';
+import { HostApplier } from '../host/apply.js';
+import { formatPlan } from '../runner/describe.js';
+import { runPlan } from '../runner/run.js';
+import { checkSkipIds, isSkipped } from '../runner/skip.js';
+import type { Step, StepResult } from '../runner/types.js';
+import { createProgress } from '../ui/progress.js';
+import type { CommandContext } from './context.js';
+
+export interface ExecutePlanOptions {
+  title: string;
+  steps: Step[];
+  skip?: string[];
+  dryRun?: boolean;
+  /** Tags the backups this run makes (what `undo` restores). */
+  owner: string;
+  /** Real path of the kubeconfig for kube-* and wait effects (default: the host's admin.conf). */
+  kubeconfig?: string;
+}
+
+/** Returns the step results, or undefined after a dry run (the plan was printed, nothing changed). */
+export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): Promise<StepResult[] | undefined> {
+  const skip = new Set(o.skip ?? []);
+  const badSkip = checkSkipIds(o.steps, skip);
+  if (badSkip) throw new UsageError(badSkip);
+  if (o.dryRun) {
+    if (ctx.out.format === 'json')
+      ctx.out.json({ dryRun: true, title: o.title, steps: o.steps.map((s) => ({ id: s.id, title: s.title, skipped: isSkipped(s.id, skip), effects: s.effects })) });
+    else ctx.out.raw(formatPlan(o.title, o.steps, skip));
+    return undefined;
+  }
+  if (ctx.files.root === '/' && process.getuid?.() !== 0)
+    throw new UsageError(`this changes the host and must run as root (use --dry-run to see the plan)`);
+  const progress = await createProgress(ctx.out, ctx.interactive);
+  const applier = new HostApplier({
+    files: ctx.files,
+    exec: ctx.exec,
+    owner: o.owner,
+    onLine: (l) => progress.line(l),
+    next: new KubectlApplier(ctx.exec, o.kubeconfig ?? ctx.files.path(PATHS.adminConf)),
+  });
+  return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${process.argv.slice(2).join(' ')}` }).finally(() => progress.stop());
+}

@@ -1,0 +1,44 @@
+/** `knit join`: a JoinConfiguration filled with the join secrets, then kubeadm join, with progress. */
+import { UsageError } from '../errors.js';
+import { joinPlanTitle, planJoin } from '../plan/join.js';
+import { registerSecret } from '../ui/redact.js';
+import type { CommandContext } from './context.js';
+import { executePlan } from './execute-plan.js';
+import type { SpecOptions } from './options.js';
+import { specFromOptions } from './spec-source.js';
+
+export interface JoinOptions extends SpecOptions {
+  endpoint?: string;
+  token?: string;
+  caCertHash?: string;
+  controlPlane?: boolean;
+  certificateKey?: string;
+  dryRun?: boolean;
+  skip?: string[];
+}
+
+const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+const CA_HASH = /^sha256:[a-f0-9]{64}$/;
+const CERT_KEY = /^[a-f0-9]{64}$/;
+
+export async function run(opts: JoinOptions, ctx: CommandContext): Promise<number> {
+  if (!opts.token || !TOKEN.test(opts.token)) throw new UsageError('--token: required, in the form abcdef.0123456789abcdef');
+  if (!opts.caCertHash || !CA_HASH.test(opts.caCertHash)) throw new UsageError('--ca-cert-hash: required, in the form sha256:<64 hex digits>');
+  if (opts.controlPlane && !(opts.certificateKey && CERT_KEY.test(opts.certificateKey)))
+    throw new UsageError('--certificate-key: required with --control-plane (64 hex digits, from `knit init --show-certificate-key`)');
+  // the token's secret half and the certificate key never reach the terminal or a log
+  registerSecret(opts.token.split('.')[1]);
+  registerSecret(opts.certificateKey);
+
+  const { spec, localNode } = await specFromOptions(
+    { ...opts, controlPlaneEndpoint: opts.endpoint ?? opts.controlPlaneEndpoint, role: opts.controlPlane ? 'control-plane' : (opts.role ?? 'worker') },
+    ctx,
+  );
+  const node = spec.nodes.find((n) => n.name === localNode)!;
+  const plan = { spec, node, secrets: { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey } };
+  const results = await executePlan(ctx, { title: joinPlanTitle(plan), steps: planJoin(plan), skip: opts.skip, dryRun: opts.dryRun, owner: 'join' });
+  if (!results) return 0;
+  ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results });
+  ctx.out.line(`${node.name} joined the cluster at ${spec.kubernetes.controlPlaneEndpoint}; check it with \`kubectl get nodes\` on a control plane`);
+  return 0;
+}

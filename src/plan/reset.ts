@@ -1,0 +1,42 @@
+/**
+ * `knit reset`: kubeadm reset, then what kubeadm leaves behind (kubeadm#689): CNI configuration, CNI
+ * network devices, knit's own files; the user's kubeconfig only when asked.
+ */
+import { PATHS } from '../defaults.js';
+import type { Step } from '../runner/types.js';
+import { KUBEADM_JOIN_CONFIG } from './join.js';
+
+/** Devices the supported CNIs create on a node (flannel, calico IPIP/VXLAN, kube-proxy IPVS). */
+export const CNI_DEVICES = ['flannel.1', 'cni0', 'tunl0', 'vxlan.calico', 'kube-ipvs0'] as const;
+
+export interface ResetContext {
+  home: string;
+  removeKubeconfig: boolean;
+}
+
+export const planReset = ({ home, removeKubeconfig }: ResetContext): Step[] => [
+  {
+    id: 'kubeadm/reset',
+    title: 'Reset the node (kubeadm reset)',
+    effects: [{ kind: 'exec', argv: ['kubeadm', 'reset', '-f'], logFile: `${PATHS.logDir}/kubeadm-reset.log` }],
+  },
+  {
+    id: 'cni/config',
+    title: `Remove CNI configuration (${PATHS.cniConfDir})`,
+    effects: [{ kind: 'remove', path: PATHS.cniConfDir }],
+  },
+  {
+    id: 'cni/devices',
+    title: 'Delete CNI network devices',
+    // `ip link delete` of a device that is not there exits 1 ("Cannot find device"): nothing to do
+    effects: CNI_DEVICES.map((dev) => ({ kind: 'exec' as const, argv: ['ip', 'link', 'delete', dev] as [string, ...string[]], okExitCodes: [1] })),
+  },
+  {
+    id: 'knit/files',
+    title: "Remove knit's kubeadm configuration",
+    effects: [PATHS.kubeadmConfig, KUBEADM_JOIN_CONFIG].map((path) => ({ kind: 'remove' as const, path })),
+  },
+  ...(removeKubeconfig
+    ? [{ id: 'kubeconfig', title: 'Remove the admin kubeconfig of this user', effects: [{ kind: 'remove' as const, path: `${home}/.kube/config` }] }]
+    : []),
+];

@@ -1,0 +1,65 @@
+/** A TCP server and client run with node inside lab namespaces: the server records who connected. */
+import { createInterface } from 'node:readline';
+import type { Lab } from './netns.js';
+
+/** Prints `listening`, then each client's address, and answers `knit`. */
+const SERVER = `
+const [host, port] = process.argv.slice(1);
+require('node:net')
+  .createServer((s) => { console.log(s.remoteAddress); s.end('knit\\n'); })
+  .listen(Number(port), host, () => console.log('listening'));
+`;
+
+/** Prints one JSON line: {ok, reply} or {ok: false, error}. */
+const CLIENT = `
+const [host, port, timeout, localAddress] = process.argv.slice(1);
+const done = (r) => { console.log(JSON.stringify(r)); process.exit(0); };
+const s = require('node:net').connect({ host, port: Number(port), ...(localAddress ? { localAddress } : {}) });
+let reply = '';
+s.setTimeout(Number(timeout), () => done({ ok: false, error: 'timeout' }));
+s.on('data', (d) => (reply += d));
+s.on('end', () => done({ ok: true, reply: reply.trim() }));
+s.on('error', (e) => done({ ok: false, error: e.code || e.message }));
+`;
+
+export interface TcpServer {
+  /** Source addresses of the connections so far, in order. */
+  readonly clients: string[];
+}
+
+export async function startTcpServer(lab: Lab, ns: string, host: string, port: number): Promise<TcpServer> {
+  const child = lab.spawn(ns, ['node', '-e', SERVER, host, String(port)]);
+  const server: TcpServer = { clients: [] };
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => reject(new Error(`tcp server in ${ns} exited with ${code}: ${stderr}`)));
+    lines.on('line', (l) => (l === 'listening' ? resolve() : server.clients.push(l)));
+  });
+  return server;
+}
+
+export interface ConnectResult {
+  ok: boolean;
+  reply?: string;
+  error?: string;
+}
+
+export async function tryConnect(
+  lab: Lab,
+  ns: string,
+  host: string,
+  port: number,
+  opts: { timeoutMs?: number; localAddress?: string } = {},
+): Promise<ConnectResult> {
+  const out = await lab.run(ns, ['node', '-e', CLIENT, host, String(port), String(opts.timeoutMs ?? 1500), opts.localAddress ?? '']);
+  return JSON.parse(out) as ConnectResult;
+}
+
+/** The source address of the server's `n`-th client (1-based), waiting briefly for its log line. */
+export async function clientAddress(server: TcpServer, n: number, timeoutMs = 2000): Promise<string | undefined> {
+  for (const end = Date.now() + timeoutMs; server.clients.length < n && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 20));
+  return server.clients[n - 1];
+}
