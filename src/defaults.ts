@@ -56,7 +56,5 @@ export const CROSSVPC = {
 /** File names of the render bundle (`knit render --out DIR`). */
 export const BUNDLE = {
   kubeadmConfig: 'kubeadm-config.yaml',
-  joinConfig: 'kubeadm-join-config.yaml',
   plan: 'plan.txt',
-  crossVpcRules: 'crossvpc.rules',
 } as const;

@@ -7,8 +7,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { knit } from './helpers/knit.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { knit, KNIT_BIN } from './helpers/knit.js';
+import { describeLab, Lab, probeLabSupport } from './lab/netns.js';
 
 const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
 const config = fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url));
@@ -24,7 +25,9 @@ beforeEach(async () => {
 afterEach(() => rm(root, { recursive: true, force: true }));
 
 const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
-const init = (extra: string[] = [], more: Record<string, string> = {}) => knit(['init', '-f', config, '--yes', ...extra], { env: { ...env, ...more } });
+// These tests leave the host's iptables alone (--skip crossvpc); the namespace test below runs that phase.
+const init = (extra: string[] = [], more: Record<string, string> = {}) =>
+  knit(['init', '-f', config, '--yes', '--skip', 'crossvpc', ...extra], { env: { ...env, ...more } });
 
 describe('knit init', () => {
   it('writes the config, runs kubeadm, installs the kubeconfig, waits, and prints the join command', async () => {
@@ -39,7 +42,7 @@ describe('knit init', () => {
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
     expect(r.stdout).toMatch(JOIN_LINE);
     // progress names kubeadm's phases; the certificate key is never shown unless asked
-    expect(r.stderr).toContain('[2/4] Initialize the control plane (kubeadm init): done');
+    expect(r.stderr).toContain('[2/8] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
     const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
     expect(`${r.stdout}${r.stderr}`).not.toContain(key);
@@ -60,11 +63,13 @@ describe('knit init', () => {
   });
 
   it('prints one JSON document with -o json, the control-plane key only when asked', async () => {
-    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--show-certificate-key'], { env });
+    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--skip', 'crossvpc', '--show-certificate-key'], { env });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
-      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied', 'wait/node-ready:unchanged',
+      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
+      'crossvpc/nat:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'crossvpc/annotate:skipped',
+      'wait/node-ready:unchanged',
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
     expect(doc.join.controlPlaneCommand).toMatch(/--control-plane --certificate-key [a-f0-9]{64}$/);
@@ -79,7 +84,7 @@ describe('knit init', () => {
         'error: step kubeadm/init failed: run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs (log: /var/log/knit/kubeadm-init.log)',
       );
       expect(failed.stderr).toContain(`error execution phase ${phase}: fake failure injected`);
-      expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes` again/);
+      expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes --skip crossvpc` again/);
       const resumed = await init();
       expect(resumed.code).toBe(0);
       expect(resumed.stdout).toMatch(JOIN_LINE);
@@ -93,5 +98,40 @@ describe('knit init', () => {
     expect(r.stderr).toContain('timed out waiting for the condition on nodes/master-1');
     expect(r.stderr).toContain('--skip wait/node-ready');
     expect((await init(['--skip', 'wait/node-ready'], { FAKE_KUBECTL_NOT_READY: '1' })).code).toBe(0);
+  });
+});
+
+const support = await probeLabSupport();
+describeLab('knit init with the cross-VPC phase, inside a network namespace', support, () => {
+  const lab = new Lab();
+  let ns: string;
+  beforeAll(async () => void (ns = await lab.addNamespace('master')));
+  afterAll(() => lab.destroy());
+  const initInNs = () =>
+    lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes']);
+
+  it('applies the NAT mapping, persists it, enables the unit and annotates the node; a re-run changes nothing', async () => {
+    const first = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
+    expect(first.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
+      'crossvpc/nat:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'crossvpc/annotate:applied',
+      'wait/node-ready:unchanged',
+    ]);
+    const nat = await lab.run(ns, ['iptables-save', '-t', 'nat']);
+    expect(nat).toContain('-A KNIT-CROSSVPC -d 172.17.0.20/32 -j DNAT --to-destination 198.51.100.20');
+    expect(nat).toContain('-A OUTPUT -j KNIT-CROSSVPC');
+    expect(await readFile(join(root, 'etc/knit/crossvpc.rules'), 'utf8')).toContain('*nat');
+    expect(await calls()).toContain('systemctl enable knit-crossvpc.service');
+    expect(await calls()).toContain(
+      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf annotate --overwrite node master-1 flannel.alpha.coreos.com/public-ip-overwrite=203.0.113.10`,
+    );
+
+    const again = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
+    expect(again.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'kubeadm/config:unchanged', 'kubeadm/init:already-done', 'kubeconfig:unchanged',
+      'crossvpc/nat:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'crossvpc/annotate:unchanged',
+      'wait/node-ready:unchanged',
+    ]);
+    expect(await lab.run(ns, ['iptables-save', '-t', 'nat']).then((t) => t.replace(/^#.*\n/gm, ''))).toBe(nat.replace(/^#.*\n/gm, ''));
   });
 });

@@ -10,6 +10,8 @@ import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
 import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
 import { CROSSVPC, PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
+import { OFFLINE_CROSSVPC_FACTS } from '../plan/init.js';
+import type { Spec } from '../spec/schema.js';
 import type { Exec } from '../host/exec.js';
 import { detectIptablesBackend, readCrossVpcState } from '../host/iptables.js';
 import { isSkipped } from '../runner/skip.js';
@@ -51,6 +53,21 @@ async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s: strin
   const containers = (JSON.parse(r.stdout) as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers;
   const c = containers.find((x) => x.name === name) ?? containers[0];
   return c && { container: c.name, args: c.args ?? [] };
+}
+
+/**
+ * For init/join: the host's iptables facts when they can be read; else (a dry run without root) the
+ * offline assumption, said as a note. Only asked when the node has peers in other VPCs.
+ */
+export async function hostCrossVpcFacts(spec: Spec, node: string, ctx: CommandContext): Promise<CrossVpcFacts | undefined> {
+  if (peersOutsideVpc(spec, node).length === 0) return undefined;
+  try {
+    const [backend, state] = await Promise.all([detectIptablesBackend(ctx.exec), readCrossVpcState(ctx.exec)]);
+    return { backend, state };
+  } catch (e) {
+    ctx.out.note(`note: cannot read iptables here (${(e as Error).message.split('\n')[0]}); planning for a fresh nf_tables host`);
+    return OFFLINE_CROSSVPC_FACTS;
+  }
 }
 
 async function gatherApplyFacts(opts: Options, ctx: CommandContext): Promise<CrossVpcFacts> {

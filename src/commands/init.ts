@@ -4,6 +4,7 @@ import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubea
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
+import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -19,7 +20,7 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const { spec, localNode } = await specFromOptions(opts, ctx);
   const node = spec.nodes.find((n) => n.name === localNode)!;
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
-  const plan = { spec, node, home: ctx.env.HOME ?? '/root' };
+  const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };
   const results = await executePlan(ctx, { title: initPlanTitle(plan), steps: planInit(plan), skip: opts.skip, dryRun: opts.dryRun, owner: 'init' });
   if (!results) return 0;
 

@@ -1,8 +1,10 @@
 /** `knit join`: a JoinConfiguration filled with the join secrets, then kubeadm join, with progress. */
+import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { joinPlanTitle, planJoin } from '../plan/join.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
+import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -35,8 +37,17 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     ctx,
   );
   const node = spec.nodes.find((n) => n.name === localNode)!;
-  const plan = { spec, node, secrets: { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey } };
-  const results = await executePlan(ctx, { title: joinPlanTitle(plan), steps: planJoin(plan), skip: opts.skip, dryRun: opts.dryRun, owner: 'join' });
+  const secrets = { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey };
+  const plan = { spec, node, secrets, crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };
+  const results = await executePlan(ctx, {
+    title: joinPlanTitle(plan),
+    steps: planJoin(plan),
+    skip: opts.skip,
+    dryRun: opts.dryRun,
+    owner: 'join',
+    // a joined node's own credentials: enough for the kubelet to annotate its own Node
+    kubeconfig: ctx.files.path(PATHS.kubeletConf),
+  });
   if (!results) return 0;
   ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results });
   ctx.out.line(`${node.name} joined the cluster at ${spec.kubernetes.controlPlaneEndpoint}; check it with \`kubectl get nodes\` on a control plane`);

@@ -2,6 +2,8 @@
  * `knit init` as kubeadm-style phases: an ordered list of named steps, each skippable. Pure: the spec
  * in, the steps (with their effects as data) out.
  */
+import { planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
+import { NO_STATE } from '../crossvpc/state.js';
 import { PATHS } from '../defaults.js';
 import { renderInitConfig } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
@@ -12,7 +14,15 @@ export interface InitContext {
   node: NodeSpec;
   /** Home directory of the invoking user (kubeconfig goes to $HOME/.kube/config). */
   home: string;
+  /** The host's iptables facts; offline rendering assumes a fresh nf_tables host. */
+  crossVpc?: CrossVpcFacts;
 }
+
+export const OFFLINE_CROSSVPC_FACTS: CrossVpcFacts = { backend: 'nft', state: NO_STATE };
+
+/** The cross-VPC phase: empty when every peer shares the node's VPC. */
+export const crossVpcSteps = ({ spec, node, crossVpc }: { spec: Spec; node: NodeSpec; crossVpc?: CrossVpcFacts }): Step[] =>
+  planCrossVpcApply(spec, node.name, crossVpc ?? OFFLINE_CROSSVPC_FACTS);
 
 /** kubeadm's own output goes here, so that a failure can show its tail and the join command is kept. */
 export const KUBEADM_INIT_LOG = `${PATHS.logDir}/kubeadm-init.log`;
@@ -46,6 +56,7 @@ export const planInit = (ctx: InitContext): Step[] => [
   kubeadmConfigStep(ctx),
   kubeadmInitStep(),
   kubeconfigStep(ctx),
+  ...crossVpcSteps(ctx),
   waitReadyStep(ctx),
 ];
 

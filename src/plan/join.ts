@@ -1,7 +1,9 @@
 /** `knit join` phases: the filled JoinConfiguration, then kubeadm join, then wait for Ready. */
 import { PATHS } from '../defaults.js';
+import type { CrossVpcFacts } from '../crossvpc/plan.js';
 import { fillJoinConfiguration, renderJoinConfig, type JoinSecrets } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
+import { crossVpcSteps } from './init.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 export const KUBEADM_JOIN_CONFIG = `${PATHS.knitConfigDir}/kubeadm-join-config.yaml`;
@@ -11,9 +13,10 @@ export interface JoinContext {
   spec: Spec;
   node: NodeSpec;
   secrets: JoinSecrets;
+  crossVpc?: CrossVpcFacts;
 }
 
-export const planJoin = ({ spec, node, secrets }: JoinContext): Step[] => [
+export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[] => [
   {
     id: 'kubeadm/config',
     title: 'Write the kubeadm join configuration',
@@ -26,6 +29,7 @@ export const planJoin = ({ spec, node, secrets }: JoinContext): Step[] => [
     doneWhen: { kind: 'file-exists', path: PATHS.kubeletConf },
     effects: [{ kind: 'exec', argv: ['kubeadm', 'join', '--config', KUBEADM_JOIN_CONFIG], logFile: KUBEADM_JOIN_LOG }],
   },
+  ...crossVpcSteps({ spec, node, crossVpc }),
 ];
 
 export const joinPlanTitle = ({ spec, node }: JoinContext): string =>

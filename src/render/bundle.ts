@@ -5,6 +5,8 @@
 import { BUNDLE } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
+import { peersOutsideVpc } from '../crossvpc/peers.js';
+import { renderCrossVpcRules } from '../crossvpc/rules.js';
 import { initPlanTitle, planInit } from '../plan/init.js';
 import { formatPlan } from '../runner/describe.js';
 import type { Spec } from '../spec/schema.js';
@@ -12,6 +14,8 @@ import type { Spec } from '../spec/schema.js';
 export type Bundle = Record<string, string>;
 
 export const joinConfigName = (node: string): string => `kubeadm-join-${node}.yaml`;
+/** The exact `iptables-restore --noflush` payload each node with peers in other VPCs applies. */
+export const crossVpcRulesName = (node: string): string => `crossvpc-${node}.rules`;
 
 export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bundle {
   const node = spec.nodes.find((n) => n.name === localNode);
@@ -21,6 +25,8 @@ export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bun
   if (!initNode) throw new UsageError('nodes: at least one node must have role control-plane');
   const bundle: Bundle = { [BUNDLE.kubeadmConfig]: renderInitConfig(spec, initNode) };
   for (const n of spec.nodes) if (n !== initNode) bundle[joinConfigName(n.name)] = renderJoinConfig(spec, n);
+  for (const n of spec.nodes)
+    if (peersOutsideVpc(spec, n.name).length > 0) bundle[crossVpcRulesName(n.name)] = renderCrossVpcRules(spec, n.name);
   const ctx = { spec, node: initNode, home };
   bundle[BUNDLE.plan] = formatPlan(initPlanTitle(ctx), planInit(ctx));
   return bundle;
