@@ -114,7 +114,11 @@ describeLab('knit reset on a node (network namespace)', support, () => {
     }
     const before = await lab.run(ns, ['ip', '-o', 'link', 'show']);
     expect(before).toContain('cni0');
-    const r = await lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, 'reset', '--yes']).then(
+    const knitInNs = (...args: string[]) => lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, ...args]);
+    const pristineNat = await lab.run(ns, ['iptables-save', '-t', 'nat']);
+    await knitInNs('crossvpc', 'apply', '-f', fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url)), '--skip', 'crossvpc/annotate');
+    expect(await lab.run(ns, ['iptables-save', '-t', 'nat'])).toContain('KNIT-CROSSVPC');
+    const r = await knitInNs('reset', '--yes').then(
       (out) => ({ code: 0, out }),
       (e: Error) => ({ code: 1, out: e.message }),
     );
@@ -125,6 +129,11 @@ describeLab('knit reset on a node (network namespace)', support, () => {
     await expect(stat(join(root, 'etc/kubernetes'))).rejects.toThrow();
     await expect(stat(join(root, 'etc/knit/kubeadm-config.yaml'))).rejects.toThrow();
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe('x');
-    expect((await calls())[0]).toBe('kubeadm reset -f');
+    expect(await calls()).toContain('kubeadm reset -f');
+    expect(await calls()).toContain('systemctl disable knit-crossvpc.service');
+    const strip = (t: string) => t.replace(/^#.*\n/gm, '');
+    expect(strip(await lab.run(ns, ['iptables-save', '-t', 'nat']))).toBe(strip(pristineNat));
+    await expect(stat(join(root, 'etc/systemd/system/knit-crossvpc.service'))).rejects.toThrow();
+    await expect(stat(join(root, 'etc/knit/crossvpc.rules'))).rejects.toThrow();
   });
 });

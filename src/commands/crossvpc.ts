@@ -5,7 +5,7 @@
  */
 import { findNode, peersOutsideVpc } from '../crossvpc/peers.js';
 import { METRICS_SERVER, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
-import { crossVpcPlanTitle, planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts } from '../crossvpc/plan.js';
+import { crossVpcPlanTitle, planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts, type CrossVpcRemoveFacts } from '../crossvpc/plan.js';
 import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
 import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
 import { CROSSVPC, PATHS } from '../defaults.js';
@@ -107,8 +107,12 @@ async function apply(opts: Options, ctx: CommandContext): Promise<number> {
   return runSteps(crossVpcPlanTitle(spec, localNode, 'apply'), steps, opts, ctx, facts.kubeconfig);
 }
 
+export async function removeFacts(ctx: CommandContext): Promise<CrossVpcRemoveFacts> {
+  return { state: await readCrossVpcState(ctx.exec), unitInstalled: await ctx.files.exists(CROSSVPC.unitPath) };
+}
+
 async function remove(opts: Options, ctx: CommandContext): Promise<number> {
-  const facts = { state: await readCrossVpcState(ctx.exec), unitInstalled: await ctx.files.exists(CROSSVPC.unitPath) };
+  const facts = await removeFacts(ctx);
   return runSteps('knit crossvpc remove', planCrossVpcRemove(facts), opts, ctx);
 }
 

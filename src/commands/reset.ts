@@ -1,7 +1,9 @@
 /** `knit reset`: destructive, so it asks on a terminal and needs --yes elsewhere. */
+import { CROSSVPC } from '../defaults.js';
 import { CancelledError, UsageError } from '../errors.js';
 import { planReset } from '../plan/reset.js';
 import type { CommandContext } from './context.js';
+import { removeFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 
 export interface ResetOptions {
@@ -12,7 +14,13 @@ export interface ResetOptions {
 }
 
 export async function run(opts: ResetOptions, ctx: CommandContext): Promise<number> {
-  const steps = planReset({ home: ctx.env.HOME ?? '/root', removeKubeconfig: opts.kubeconfig === true });
+  const crossVpc = await removeFacts(ctx).catch((e: Error) => {
+    // a dry run without root cannot read iptables: plan as if knit's chains were there
+    if (!opts.dryRun) throw e;
+    ctx.out.note(`note: cannot read iptables here (${e.message.split('\n')[0]}); showing the full removal`);
+    return { state: { chains: { [CROSSVPC.chain]: [], [CROSSVPC.inputChain]: [] }, jumps: [] }, unitInstalled: true };
+  });
+  const steps = planReset({ home: ctx.env.HOME ?? '/root', removeKubeconfig: opts.kubeconfig === true, crossVpc });
   const title = 'knit reset: remove Kubernetes from this node';
   if (!opts.dryRun && !opts.yes) {
     if (!ctx.interactive) throw new UsageError('--yes: reset removes this node from Kubernetes; pass --yes to confirm');

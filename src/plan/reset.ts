@@ -2,6 +2,7 @@
  * `knit reset`: kubeadm reset, then what kubeadm leaves behind (kubeadm#689): CNI configuration, CNI
  * network devices, knit's own files; the user's kubeconfig only when asked.
  */
+import { planCrossVpcRemove, type CrossVpcRemoveFacts } from '../crossvpc/plan.js';
 import { PATHS } from '../defaults.js';
 import type { Step } from '../runner/types.js';
 import { KUBEADM_JOIN_CONFIG } from './join.js';
@@ -12,9 +13,11 @@ export const CNI_DEVICES = ['flannel.1', 'cni0', 'tunl0', 'vxlan.calico', 'kube-
 export interface ResetContext {
   home: string;
   removeKubeconfig: boolean;
+  /** What of knit's NAT mapping is on the host (the removal holds only what exists). */
+  crossVpc: CrossVpcRemoveFacts;
 }
 
-export const planReset = ({ home, removeKubeconfig }: ResetContext): Step[] => [
+export const planReset = ({ home, removeKubeconfig, crossVpc }: ResetContext): Step[] => [
   {
     id: 'kubeadm/reset',
     title: 'Reset the node (kubeadm reset)',
@@ -36,6 +39,7 @@ export const planReset = ({ home, removeKubeconfig }: ResetContext): Step[] => [
     title: "Remove knit's kubeadm configuration",
     effects: [PATHS.kubeadmConfig, KUBEADM_JOIN_CONFIG].map((path) => ({ kind: 'remove' as const, path })),
   },
+  ...planCrossVpcRemove(crossVpc),
   ...(removeKubeconfig
     ? [{ id: 'kubeconfig', title: 'Remove the admin kubeconfig of this user', effects: [{ kind: 'remove' as const, path: `${home}/.kube/config` }] }]
     : []),

@@ -44,5 +44,6 @@ for (const file of readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== '
 console.log(`baseline: node -e 0 = ${baseline.toFixed(1)} ms (median of ${RUNS})`);
 for (const r of rows)
   console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(7)} ms  ratio ${r.ratio.toFixed(2)}  (target <= ${r.target})  ${r.ratio <= r.target ? 'ok' : 'OVER'}`);
-for (const a of absolute)
+for (const a of absolute.filter((x) => x.skipped)) console.log(`${a.name.padEnd(52)} skipped: ${a.skipped}`);
+for (const a of absolute.filter((x) => !x.skipped))
   console.log(`${a.name.padEnd(52)} ${(a.seconds * 1000).toFixed(1).padStart(7)} ms${a.target ? `  (target <= ${a.target * 1000} ms)  ${a.seconds <= a.target ? 'ok' : 'OVER'}` : ''}${a.note ? `  ${a.note}` : ''}`);
