@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { addDryRunOption, addSkipOption, addSpecOptions } from './commands/options.js';
+import { addDryRunOption, addPreflightIgnoreOption, addSkipOption, addSpecOptions } from './commands/options.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 
 type Action = (opts: Record<string, unknown>, ctx: CommandContext, cmd: Command) => Promise<number>;
@@ -46,15 +46,15 @@ export function buildProgram(): Command {
       .option('--out <dir>', 'write the bundle files into DIR instead of printing them'),
   ).action(action(async () => (await import('./commands/render.js')).run as Action));
 
-  addSkipOption(addDryRunOption(addSpecOptions(
+  addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
     program
       .command('init')
       .description('initialize a control plane: preflight, kubeadm init, kubeconfig, CNI, cross-VPC, wait Ready')
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
-  ))).action(action(async () => (await import('./commands/init.js')).run as Action));
+  )))).action(action(async () => (await import('./commands/init.js')).run as Action));
 
-  addSkipOption(addDryRunOption(addSpecOptions(
+  addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
     program
       .command('join')
       .description('join this node to a cluster (kubeadm join through the public endpoint)')
@@ -63,12 +63,17 @@ export function buildProgram(): Command {
       .option('--ca-cert-hash <sha256:hash>', 'hash of the cluster CA')
       .option('--control-plane', 'join as another control plane')
       .option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)'),
-  ))).action(action(async () => (await import('./commands/join.js')).run as Action));
+  )))).action(action(async () => (await import('./commands/join.js')).run as Action));
 
-  program
-    .command('preflight')
-    .description('check this host for Kubernetes and the chosen CNI; --fix remediates, --undo restores')
-    .action(notYet('knit preflight', 'issue 3: preflight'));
+  addDryRunOption(addSpecOptions(
+    program
+      .command('preflight')
+      .description('check this host for Kubernetes and the chosen CNI; --fix remediates, --undo restores')
+      .addOption(new Option('--role <role>', "this node's role (default: from the spec, else control-plane)").choices(['control-plane', 'worker']))
+      .addOption(new Option('--fix [scope]', 'fix failing checks; `--fix all` also fixes warnings').choices(['failures', 'all']))
+      .option('--undo', 'restore the files and sysctls `preflight --fix` changed')
+      .option('--ignore <check...>', 'report these checks (ids, groups such as ports, or all) without failing on them'),
+  )).action(action(async () => (await import('./commands/preflight.js')).run as Action));
 
   const crossvpc = program
     .command('crossvpc')

@@ -27,7 +27,7 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
 // These tests leave the host's iptables alone (--skip crossvpc); the namespace test below runs that phase.
 const init = (extra: string[] = [], more: Record<string, string> = {}) =>
-  knit(['init', '-f', config, '--yes', '--skip', 'crossvpc', ...extra], { env: { ...env, ...more } });
+  knit(['init', '-f', config, '--yes', '--skip', 'preflight', 'crossvpc', ...extra], { env: { ...env, ...more } });
 
 describe('knit init', () => {
   it('writes the config, runs kubeadm, installs the kubeconfig, waits, and prints the join command', async () => {
@@ -42,11 +42,25 @@ describe('knit init', () => {
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
     expect(r.stdout).toMatch(JOIN_LINE);
     // progress names kubeadm's phases; the certificate key is never shown unless asked
-    expect(r.stderr).toContain('[2/8] Initialize the control plane (kubeadm init): done');
+    expect(r.stderr).toContain('[3/9] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
     const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
     expect(`${r.stdout}${r.stderr}`).not.toContain(key);
     expect(r.stdout).toContain('add --show-certificate-key');
+  });
+
+  it('a failed preflight stops init with exit 3 before anything changes; --ignore-preflight-errors goes on', async () => {
+    // the temporary host root is an empty machine: no os-release, no container runtime
+    const r = await knit(['init', '-f', config, '--yes', '--skip', 'crossvpc'], { env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/FAIL\s+runtime\/cri-socket/);
+    expect(r.stderr).toMatch(/^error: preflight: \d+ checks? failed: .*runtime\/cri-socket/m);
+    expect(r.stderr).toContain('--ignore-preflight-errors');
+    expect((await calls()).filter((c) => c.startsWith('kubeadm init'))).toEqual([]);
+    await expect(readFile(join(root, 'etc/knit/kubeadm-config.yaml'))).rejects.toThrow();
+    const forced = await knit(['init', '-f', config, '--yes', '--skip', 'crossvpc', '--ignore-preflight-errors', 'all'], { env });
+    expect(forced.code).toBe(0);
+    expect(await calls()).toContain('kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
   });
 
   it('is idempotent: a second run does not re-run kubeadm init and still prints a join command', async () => {
@@ -63,11 +77,11 @@ describe('knit init', () => {
   });
 
   it('prints one JSON document with -o json, the control-plane key only when asked', async () => {
-    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--skip', 'crossvpc', '--show-certificate-key'], { env });
+    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight', 'crossvpc', '--show-certificate-key'], { env });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
-      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
+      'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
       'crossvpc/nat:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'crossvpc/annotate:skipped',
       'wait/node-ready:unchanged',
     ]);
@@ -84,7 +98,7 @@ describe('knit init', () => {
         'error: step kubeadm/init failed: run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs (log: /var/log/knit/kubeadm-init.log)',
       );
       expect(failed.stderr).toContain(`error execution phase ${phase}: fake failure injected`);
-      expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes --skip crossvpc` again/);
+      expect(failed.stderr).toMatch(/run `knit init -f \S+ --yes --skip preflight crossvpc` again/);
       const resumed = await init();
       expect(resumed.code).toBe(0);
       expect(resumed.stdout).toMatch(JOIN_LINE);
@@ -108,12 +122,12 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
   beforeAll(async () => void (ns = await lab.addNamespace('master')));
   afterAll(() => lab.destroy());
   const initInNs = () =>
-    lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes']);
+    lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight']);
 
   it('applies the NAT mapping, persists it, enables the unit and annotates the node; a re-run changes nothing', async () => {
     const first = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
     expect(first.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
-      'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
+      'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
       'crossvpc/nat:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'crossvpc/annotate:applied',
       'wait/node-ready:unchanged',
     ]);
@@ -128,7 +142,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
 
     const again = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
     expect(again.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
-      'kubeadm/config:unchanged', 'kubeadm/init:already-done', 'kubeconfig:unchanged',
+      'preflight:skipped', 'kubeadm/config:unchanged', 'kubeadm/init:already-done', 'kubeconfig:unchanged',
       'crossvpc/nat:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'crossvpc/annotate:unchanged',
       'wait/node-ready:unchanged',
     ]);

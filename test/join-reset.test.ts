@@ -25,7 +25,7 @@ beforeEach(async () => {
 afterEach(() => rm(root, { recursive: true, force: true }));
 const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
 
-const joinArgs = ['join', '--endpoint', '203.0.113.10:6443', '--token', TOKEN, '--ca-cert-hash', HASH, '--advertise-address', '172.17.0.20', '--node-name', 'worker-1', '--k8s-version', '1.32.4'];
+const joinArgs = ['join', '--skip', 'preflight', '--endpoint', '203.0.113.10:6443', '--token', TOKEN, '--ca-cert-hash', HASH, '--advertise-address', '172.17.0.20', '--node-name', 'worker-1', '--k8s-version', '1.32.4'];
 
 describe('knit join', () => {
   it('writes a filled JoinConfiguration (0600) and runs kubeadm join once', async () => {

@@ -86,12 +86,12 @@ describe('HostApplier on a temporary host root', () => {
   let root: string;
   afterEach(() => rm(root, { recursive: true, force: true }));
 
-  /** Every file under the root with its mode and content: equal snapshots mean byte-identical trees. */
+  /** Every directory, and every file with its mode and content: equal snapshots mean identical trees. */
   const snapshot = async (dir: string, prefix = ''): Promise<Record<string, string>> => {
     const out: Record<string, string> = {};
     for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
       const rel = join(prefix, entry.name);
-      if (entry.isDirectory()) Object.assign(out, await snapshot(dir, rel));
+      if (entry.isDirectory()) Object.assign(out, { [`${rel}/`]: 'dir' }, await snapshot(dir, rel));
       else out[rel] = `${((await stat(join(dir, rel))).mode & 0o777).toString(8)} ${await readFile(join(dir, rel), 'utf8')}`;
     }
     return out;

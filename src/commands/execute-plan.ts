@@ -6,7 +6,7 @@ import { HostApplier } from '../host/apply.js';
 import { formatPlan } from '../runner/describe.js';
 import { runPlan } from '../runner/run.js';
 import { checkSkipIds, isSkipped } from '../runner/skip.js';
-import type { Step, StepResult } from '../runner/types.js';
+import type { Effect, EffectApplier, EffectOutcome, Probe, Step, StepResult } from '../runner/types.js';
 import { createProgress } from '../ui/progress.js';
 import type { CommandContext } from './context.js';
 
@@ -19,6 +19,25 @@ export interface ExecutePlanOptions {
   owner: string;
   /** Real path of the kubeconfig for kube-* and wait effects (default: the host's admin.conf). */
   kubeconfig?: string;
+  /** Runs the host checks of a `preflight` effect; throws PreflightError when one fails. */
+  preflight?: (role: 'control-plane' | 'worker') => Promise<void>;
+}
+
+/** Interprets `preflight` effects with the command's checks; passes everything else on. */
+class PreflightApplier implements EffectApplier {
+  constructor(
+    private readonly gate: ExecutePlanOptions['preflight'],
+    private readonly next: EffectApplier,
+  ) {}
+  async apply(effect: Effect): Promise<EffectOutcome> {
+    if (effect.kind !== 'preflight') return this.next.apply(effect);
+    if (!this.gate) throw new Error('this command has no preflight checks');
+    await this.gate(effect.role);
+    return { changed: false };
+  }
+  probe(probe: Probe): Promise<boolean> {
+    return this.next.probe(probe);
+  }
 }
 
 /** Returns the step results, or undefined after a dry run (the plan was printed, nothing changed). */
@@ -40,7 +59,7 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
     exec: ctx.exec,
     owner: o.owner,
     onLine: (l) => progress.line(l),
-    next: new KubectlApplier(ctx.exec, o.kubeconfig ?? ctx.files.path(PATHS.adminConf)),
+    next: new PreflightApplier(o.preflight, new KubectlApplier(ctx.exec, o.kubeconfig ?? ctx.files.path(PATHS.adminConf))),
   });
   return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${process.argv.slice(2).join(' ')}` }).finally(() => progress.stop());
 }

@@ -6,12 +6,14 @@ import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
+import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
 export interface InitOptions extends SpecOptions {
   dryRun?: boolean;
   skip?: string[];
+  ignorePreflightErrors?: string[];
   yes?: boolean;
   showCertificateKey?: boolean;
 }
@@ -21,7 +23,14 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const node = spec.nodes.find((n) => n.name === localNode)!;
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
   const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };
-  const results = await executePlan(ctx, { title: initPlanTitle(plan), steps: planInit(plan), skip: opts.skip, dryRun: opts.dryRun, owner: 'init' });
+  const results = await executePlan(ctx, {
+    title: initPlanTitle(plan),
+    steps: planInit(plan),
+    skip: opts.skip,
+    dryRun: opts.dryRun,
+    owner: 'init',
+    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors),
+  });
   if (!results) return 0;
 
   const join = await joinParameters(ctx, results.find((r) => r.id === 'kubeadm/init')?.status === 'applied');

@@ -6,6 +6,7 @@ import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
+import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
@@ -17,6 +18,7 @@ export interface JoinOptions extends SpecOptions {
   certificateKey?: string;
   dryRun?: boolean;
   skip?: string[];
+  ignorePreflightErrors?: string[];
 }
 
 const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
@@ -45,6 +47,7 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     skip: opts.skip,
     dryRun: opts.dryRun,
     owner: 'join',
+    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors),
     // a joined node's own credentials: enough for the kubelet to annotate its own Node
     kubeconfig: ctx.files.path(PATHS.kubeletConf),
   });

@@ -38,3 +38,6 @@ export const addDryRunOption = (cmd: Command): Command =>
 
 export const addSkipOption = (cmd: Command): Command =>
   cmd.option('--skip <step...>', 'skip named steps (a group such as `kubeadm` skips all its steps)');
+
+export const addPreflightIgnoreOption = (cmd: Command): Command =>
+  cmd.option('--ignore-preflight-errors <check...>', 'go on despite these failed preflight checks (ids, groups, or all)');

@@ -19,6 +19,14 @@ export interface BackupEntry {
   /** File: name of the saved copy in the backup dir; sysctl: the original value. */
   saved?: string;
   mode?: number;
+  /** Directories that did not exist before knit created the file, deepest first (undo removes them). */
+  createdDirs?: string[];
+}
+
+interface BackupIndex {
+  /** Directories the backup store itself created (removed with the last backup). */
+  createdDirs: string[];
+  entries: BackupEntry[];
 }
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
@@ -85,19 +93,37 @@ export class HostFiles {
     return next;
   }
 
-  async backups(): Promise<BackupEntry[]> {
+  private async readIndex(): Promise<BackupIndex> {
     const text = await this.read(this.indexPath);
-    return text ? (JSON.parse(text) as BackupEntry[]) : [];
+    return text ? (JSON.parse(text) as BackupIndex) : { createdDirs: [], entries: [] };
   }
 
-  private async saveIndex(entries: BackupEntry[]): Promise<void> {
+  async backups(): Promise<BackupEntry[]> {
+    return (await this.readIndex()).entries;
+  }
+
+  /** Directories above `hostPath` that do not exist yet, deepest first. */
+  private async missingDirs(hostPath: string): Promise<string[]> {
+    const missing: string[] = [];
+    for (let dir = dirname(hostPath); dir !== '/' && !(await this.exists(dir)); dir = dirname(dir)) missing.push(dir);
+    return missing;
+  }
+
+  /** Before the store's first write: the directories it is about to create. */
+  private async storeDirsToCreate(): Promise<string[] | undefined> {
+    return (await this.exists(this.indexPath)) ? undefined : this.missingDirs(this.indexPath);
+  }
+
+  private async saveIndex(entries: BackupEntry[], newStoreDirs?: string[]): Promise<void> {
+    const index = await this.readIndex();
     if (entries.length === 0) {
+      // the last backup is gone: remove the store and the directories it created (when empty)
       await this.remove(PATHS.backupDir);
-      // leave no empty /var/lib/knit behind (rmdir only removes it when empty)
-      await rmdir(this.path(PATHS.stateDir)).catch(() => undefined);
+      for (const dir of index.createdDirs) await rmdir(this.path(dir)).catch(() => undefined);
       return;
     }
-    await this.write(this.indexPath, `${JSON.stringify(entries, null, 2)}\n`, 0o600);
+    const createdDirs = (await this.exists(this.indexPath)) ? index.createdDirs : (newStoreDirs ?? (await this.missingDirs(this.indexPath)));
+    await this.write(this.indexPath, `${JSON.stringify({ createdDirs, entries }, null, 2)}\n`, 0o600);
   }
 
   /**
@@ -110,13 +136,17 @@ export class HostFiles {
       if (entries.some((e) => e.kind === 'file' && e.target === hostPath)) return;
       if ((await stat(this.path(hostPath)).catch(() => undefined))?.isDirectory()) return;
       const content = await this.read(hostPath);
+      const storeDirs = await this.storeDirsToCreate();
       const entry: BackupEntry = { owner, kind: 'file', target: hostPath, existed: content !== undefined };
-      if (content !== undefined) {
+      if (content === undefined) {
+        const missing = await this.missingDirs(hostPath);
+        if (missing.length) entry.createdDirs = missing;
+      } else {
         entry.saved = `${createHash('sha256').update(hostPath).digest('hex').slice(0, 16)}.orig`;
         entry.mode = await this.mode(hostPath);
         await this.write(`${PATHS.backupDir}/${entry.saved}`, content, 0o600);
       }
-      await this.saveIndex([...entries, entry]);
+      await this.saveIndex([...entries, entry], storeDirs);
     });
   }
 
@@ -145,6 +175,8 @@ export class HostFiles {
           await this.remove(`${PATHS.backupDir}/${e.saved}`);
         } else {
           await this.remove(e.target);
+          // only when empty: something else may have been put there since
+          for (const dir of e.createdDirs ?? []) await rmdir(this.path(dir)).catch(() => undefined);
         }
         restored.push(e.target);
       }

@@ -27,6 +27,12 @@ export const crossVpcSteps = ({ spec, node, crossVpc }: { spec: Spec; node: Node
 /** kubeadm's own output goes here, so that a failure can show its tail and the join command is kept. */
 export const KUBEADM_INIT_LOG = `${PATHS.logDir}/kubeadm-init.log`;
 
+export const preflightStep = (role: NodeSpec['role']): Step => ({
+  id: 'preflight',
+  title: 'Check the host (knit preflight)',
+  effects: [{ kind: 'preflight', role }],
+});
+
 export const kubeadmConfigStep = ({ spec, node }: InitContext): Step => ({
   id: 'kubeadm/config',
   title: 'Write the kubeadm configuration',
@@ -53,6 +59,7 @@ export const waitReadyStep = ({ node }: InitContext): Step => ({
 });
 
 export const planInit = (ctx: InitContext): Step[] => [
+  preflightStep('control-plane'),
   kubeadmConfigStep(ctx),
   kubeadmInitStep(),
   kubeconfigStep(ctx),

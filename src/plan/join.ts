@@ -3,7 +3,7 @@ import { PATHS } from '../defaults.js';
 import type { CrossVpcFacts } from '../crossvpc/plan.js';
 import { fillJoinConfiguration, renderJoinConfig, type JoinSecrets } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
-import { crossVpcSteps } from './init.js';
+import { crossVpcSteps, preflightStep } from './init.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 export const KUBEADM_JOIN_CONFIG = `${PATHS.knitConfigDir}/kubeadm-join-config.yaml`;
@@ -17,6 +17,7 @@ export interface JoinContext {
 }
 
 export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[] => [
+  preflightStep(node.role),
   {
     id: 'kubeadm/config',
     title: 'Write the kubeadm join configuration',

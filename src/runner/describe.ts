@@ -42,6 +42,8 @@ export function describeEffect(e: Effect): string {
       return `annotate node ${e.node} ${Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     case 'wait':
       return `wait up to ${e.timeoutS}s for ${describeWait(e.target)}`;
+    case 'preflight':
+      return `check this host for a ${e.role} (knit preflight); stop on a failed check`;
   }
 }
 

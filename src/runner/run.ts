@@ -1,5 +1,5 @@
 /** The runner: applies a plan's steps in order with progress; knows nothing about Kubernetes. */
-import { StepError } from '../errors.js';
+import { KnitError, StepError } from '../errors.js';
 import { describeEffect } from './describe.js';
 import { isSkipped } from './skip.js';
 import type { EffectApplier, Step, StepResult } from './types.js';
@@ -37,6 +37,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
         } catch (err) {
           const e = err as Error & { output?: string };
           opts.progress?.fail(step, e);
+          if (err instanceof KnitError) throw err; // already says what to do (a failed preflight exits 3)
           const resume = opts.resumeCommand
             ? [`fix the cause and run \`${opts.resumeCommand}\` again: finished steps are detected and not repeated`,
                `(or add --skip ${step.id} to go on without this step)`]

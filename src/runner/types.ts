@@ -29,7 +29,9 @@ export type Effect =
   | { kind: 'kube-apply'; name: string; yaml: string }
   /** Set annotations on a node (idempotent: an equal value changes nothing). */
   | { kind: 'kube-annotate'; node: string; annotations: Record<string, string> }
-  | { kind: 'wait'; target: WaitTarget; timeoutS: number };
+  | { kind: 'wait'; target: WaitTarget; timeoutS: number }
+  /** Run knit's host checks for a role; stops the plan (exit 3) when a check fails. */
+  | { kind: 'preflight'; role: 'control-plane' | 'worker' };
 
 /** A read-only question about the host, asked before a step runs. */
 export type Probe = { kind: 'file-exists'; path: string } | { kind: 'exec-ok'; argv: Argv };
