@@ -3,28 +3,25 @@
  * temporary host root. Asserts the argv knit passed, the files it wrote, the join command it printed,
  * and resuming after a failure injected in each kubeadm phase.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeHost, type FakeHost } from './helpers/fake-host.js';
 import { knit, KNIT_BIN } from './helpers/knit.js';
 import { describeLab, Lab, probeLabSupport } from './lab/netns.js';
 
-const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
 const config = fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url));
 const golden = fileURLToPath(new URL('./golden/cross-vpc-flannel/kubeadm-config.yaml', import.meta.url));
 const JOIN_LINE = /^ {2}knit join --endpoint 203\.0\.113\.10:6443 --token [a-z0-9]{6}\.[a-z0-9]{16} --ca-cert-hash sha256:[a-f0-9]{64}$/m;
 
+let host: FakeHost;
 let root: string;
 let env: Record<string, string>;
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'knit-init-'));
-  env = { PATH: `${fakes}:${process.env.PATH}`, KNIT_HOST_ROOT: root, HOME: '/root', FAKE_LOG: join(root, 'calls.jsonl') };
-});
-afterEach(() => rm(root, { recursive: true, force: true }));
+beforeEach(async () => void ({ root, env } = host = await createFakeHost()));
+afterEach(() => host.cleanup());
+const calls = () => host.calls();
 
-const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
 // These tests leave the host's iptables alone (--skip crossvpc); the namespace test below runs that phase.
 const init = (extra: string[] = [], more: Record<string, string> = {}) =>
   knit(['init', '-f', config, '--yes', '--skip', 'preflight', 'crossvpc', ...extra], { env: { ...env, ...more } });
@@ -122,7 +119,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
   beforeAll(async () => void (ns = await lab.addNamespace('master')));
   afterAll(() => lab.destroy());
   const initInNs = () =>
-    lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight']);
+    lab.run(ns, [...host.envArgs(), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight']);
 
   it('applies the NAT mapping, persists it, enables the unit and annotates the node; a re-run changes nothing', async () => {
     const first = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };

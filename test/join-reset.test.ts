@@ -2,28 +2,25 @@
  * `knit join` and `knit reset` end to end: the built CLI, fake kubeadm/kubectl on PATH, a temporary
  * host root; reset runs inside a network namespace so that it deletes real CNI devices.
  */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeHost, type FakeHost } from './helpers/fake-host.js';
 import { knit, KNIT_BIN } from './helpers/knit.js';
 import { validateKubeadmConfig } from './helpers/kubeadm-schema.mjs';
 import { describeLab, Lab, probeLabSupport } from './lab/netns.js';
 
-const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
 const TOKEN = 'abcdef.0123456789abcdef';
 const HASH = `sha256:${'c0ffee'.repeat(10)}c0ff`;
 const KEY = 'd'.repeat(64);
 
+let host: FakeHost;
 let root: string;
 let env: Record<string, string>;
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'knit-join-'));
-  env = { PATH: `${fakes}:${process.env.PATH}`, KNIT_HOST_ROOT: root, HOME: '/root', FAKE_LOG: join(root, 'calls.jsonl') };
-});
-afterEach(() => rm(root, { recursive: true, force: true }));
-const calls = async () => (await readFile(env.FAKE_LOG!, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as string[]).join(' '));
+beforeEach(async () => void ({ root, env } = host = await createFakeHost()));
+afterEach(() => host.cleanup());
+const calls = () => host.calls();
 
 const joinArgs = ['join', '--skip', 'preflight', '--endpoint', '203.0.113.10:6443', '--token', TOKEN, '--ca-cert-hash', HASH, '--advertise-address', '172.17.0.20', '--node-name', 'worker-1', '--k8s-version', '1.32.4'];
 
@@ -114,7 +111,7 @@ describeLab('knit reset on a node (network namespace)', support, () => {
     }
     const before = await lab.run(ns, ['ip', '-o', 'link', 'show']);
     expect(before).toContain('cni0');
-    const knitInNs = (...args: string[]) => lab.run(ns, ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', KNIT_BIN, ...args]);
+    const knitInNs = (...args: string[]) => lab.run(ns, [...host.envArgs(), 'node', KNIT_BIN, ...args]);
     const pristineNat = await lab.run(ns, ['iptables-save', '-t', 'nat']);
     await knitInNs('crossvpc', 'apply', '-f', fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url)), '--skip', 'crossvpc/annotate');
     expect(await lab.run(ns, ['iptables-save', '-t', 'nat'])).toContain('KNIT-CROSSVPC');
