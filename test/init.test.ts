@@ -66,11 +66,20 @@ describe('knit init', () => {
     expect(again.code).toBe(0);
     const second = (await calls()).slice(2);
     expect(second).toEqual([
+      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf get --raw /readyz`,
       `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf wait --for=condition=Ready node/master-1 --timeout=300s`,
       `kubeadm token create --print-join-command --kubeconfig ${root}/etc/kubernetes/admin.conf`,
     ]);
     expect(again.stderr).toContain('(kubeadm init): already done');
     expect(again.stdout).toMatch(JOIN_LINE);
+  });
+
+  it('admin.conf without a healthy apiserver is not "initialized": kubeadm says what is in the way, knit says how to start over', async () => {
+    expect((await init()).code).toBe(0);
+    const r = await init([], { FAKE_APISERVER_DOWN: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/etc/kubernetes/manifests/kube-apiserver.yaml already exists');
+    expect(r.stderr).toContain('to start over on this node: knit reset --yes, then knit init again');
   });
 
   it('prints one JSON document with -o json, the control-plane key only when asked', async () => {

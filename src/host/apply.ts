@@ -96,7 +96,18 @@ export class HostApplier implements EffectApplier {
   }
 
   async probe(probe: Probe): Promise<boolean> {
-    if (probe.kind === 'file-exists') return this.o.files.exists(probe.path);
-    return (await this.o.exec(probe.argv)).exitCode === 0;
+    switch (probe.kind) {
+      case 'file-exists':
+        return this.o.files.exists(probe.path);
+      case 'exec-ok':
+        return (await this.o.exec(probe.argv).catch(() => ({ exitCode: 127 }))).exitCode === 0;
+      case 'apiserver-ready': {
+        const argv: [string, ...string[]] = ['kubectl', '--kubeconfig', this.o.files.path(probe.kubeconfig), 'get', '--raw', '/readyz'];
+        return (await this.o.exec(argv, { timeoutMs: 10_000 }).catch(() => ({ exitCode: 127 }))).exitCode === 0;
+      }
+      case 'all':
+        for (const p of probe.probes) if (!(await this.probe(p))) return false;
+        return true;
+    }
   }
 }

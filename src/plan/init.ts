@@ -42,7 +42,16 @@ export const kubeadmConfigStep = ({ spec, node }: InitContext): Step => ({
 export const kubeadmInitStep = (): Step => ({
   id: 'kubeadm/init',
   title: 'Initialize the control plane (kubeadm init)',
-  doneWhen: { kind: 'file-exists', path: PATHS.adminConf },
+  // initialized = admin.conf and an apiserver that answers; admin.conf alone may be a broken leftover,
+  // and then kubeadm's own preflight says what is in the way
+  doneWhen: {
+    kind: 'all',
+    probes: [
+      { kind: 'file-exists', path: PATHS.adminConf },
+      { kind: 'apiserver-ready', kubeconfig: PATHS.adminConf },
+    ],
+  },
+  onFailure: 'to start over on this node: knit reset --yes, then knit init again',
   effects: [{ kind: 'exec', argv: ['kubeadm', 'init', '--config', PATHS.kubeadmConfig, '--upload-certs'], logFile: KUBEADM_INIT_LOG }],
 });
 

@@ -48,7 +48,13 @@ export function describeEffect(e: Effect): string {
 }
 
 export const describeProbe = (p: Probe): string =>
-  p.kind === 'file-exists' ? `${p.path} exists` : `\`${formatArgv(p.argv)}\` succeeds`;
+  p.kind === 'file-exists'
+    ? `${p.path} exists`
+    : p.kind === 'exec-ok'
+      ? `\`${formatArgv(p.argv)}\` succeeds`
+      : p.kind === 'apiserver-ready'
+        ? `the API server of ${p.kubeconfig} is ready`
+        : p.probes.map(describeProbe).join(' and ');
 
 /** The plan as text: numbered steps, each effect on its own line. Used by --dry-run and plan.txt. */
 export function formatPlan(title: string, steps: readonly Step[], skip: ReadonlySet<string> = new Set()): string {

@@ -45,6 +45,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
           throw new StepError(step.id, `step ${step.id} failed: ${describeEffect(effect)}: ${e.message}`, [
             ...(e.output ? ['last output:', ...tail(e.output).map((l) => `  ${l}`)] : []),
             ...resume,
+            ...(step.onFailure ? [step.onFailure] : []),
           ]);
         }
       }

@@ -34,7 +34,13 @@ export type Effect =
   | { kind: 'preflight'; role: 'control-plane' | 'worker' };
 
 /** A read-only question about the host, asked before a step runs. */
-export type Probe = { kind: 'file-exists'; path: string } | { kind: 'exec-ok'; argv: Argv };
+export type Probe =
+  | { kind: 'file-exists'; path: string }
+  | { kind: 'exec-ok'; argv: Argv }
+  /** The API server behind this kubeconfig (a host path) answers /readyz. */
+  | { kind: 'apiserver-ready'; kubeconfig: string }
+  /** Every probe holds (asked in order; stops at the first that does not). */
+  | { kind: 'all'; probes: Probe[] };
 
 export interface Step {
   /** Stable `group/name` id; users name it in --skip. */
@@ -45,6 +51,8 @@ export interface Step {
   doneWhen?: Probe;
   /** A line printed after the step, in dry-run too (why it exists, what it needs). */
   note?: string;
+  /** What to do when this step fails, besides resuming (e.g. start over with `knit reset`). */
+  onFailure?: string;
 }
 
 export type StepStatus = 'applied' | 'unchanged' | 'skipped' | 'already-done' | 'planned';
