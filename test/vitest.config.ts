@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // network-namespace labs share kernel state (iptables backends, netns names): run files one at a time
     fileParallelism: false,
+    // never let a test reach the real ECS metadata address: a refused loopback port unless a test serves one
+    env: { KNIT_ECS_METADATA_URL: 'http://127.0.0.1:9/latest/meta-data/' },
   },
 });

@@ -3,7 +3,8 @@
  * other's private IPs through their public IPs. Reads host facts, plans (pure, src/crossvpc), then
  * prints the plan (--dry-run) or runs it.
  */
-import { findNode, peersOutsideVpc } from '../crossvpc/peers.js';
+import { findNode, needsPublicIp, peersOutsideVpc } from '../crossvpc/peers.js';
+import { isIPv4, isPublicIPv4 } from '../spec/net.js';
 import { METRICS_SERVER, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
 import { crossVpcPlanTitle, planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts, type CrossVpcRemoveFacts } from '../crossvpc/plan.js';
 import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
@@ -56,6 +57,22 @@ async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s: strin
 }
 
 /**
+ * The local node's public IP, when the spec lacks it and peers outside its VPC need it: its EIP from
+ * the ECS metadata service (`eipv4`). Returns the spec unchanged otherwise.
+ */
+export async function withDetectedPublicIp(spec: Spec, node: string, ctx: CommandContext): Promise<Spec> {
+  if (!needsPublicIp(spec, node)) return spec;
+  const { MetadataClient } = await import('../cloud/alicloud/metadata.js');
+  const { ip, error } = await new MetadataClient(ctx.env.KNIT_ECS_METADATA_URL || undefined).eip();
+  if (ip === undefined || !isIPv4(ip) || !isPublicIPv4(ip)) {
+    ctx.out.note(`note: no public IP for ${node} from metadata: ${error ?? (ip ? `eipv4 is ${ip}, not a public IPv4 address` : 'the instance has no EIP')}`);
+    return spec; // peersOutsideVpc then names the missing field
+  }
+  ctx.out.note(`${node}: public IP ${ip} (the EIP, from the ECS metadata service)`);
+  return { ...spec, nodes: spec.nodes.map((n) => (n.name === node ? { ...n, publicIP: ip } : n)) };
+}
+
+/**
  * For init/join: the host's iptables facts when they can be read; else (a dry run without root) the
  * offline assumption, said as a note. Only asked when the node has peers in other VPCs.
  */
@@ -96,7 +113,9 @@ async function runSteps(title: string, steps: Step[], opts: Options, ctx: Comman
 }
 
 async function apply(opts: Options, ctx: CommandContext): Promise<number> {
-  const { spec, localNode } = await specFromOptions(opts, ctx);
+  const loaded = await specFromOptions(opts, ctx);
+  const { localNode } = loaded;
+  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const facts = await gatherApplyFacts(opts, ctx);
   const steps = planCrossVpcApply(spec, localNode, facts);
   if (steps.length === 0) {
@@ -118,7 +137,9 @@ async function remove(opts: Options, ctx: CommandContext): Promise<number> {
 
 /** Exit 0 when the live chains are exactly what the spec renders, 1 when they drifted or are missing. */
 async function status(opts: Options, ctx: CommandContext): Promise<number> {
-  const { spec, localNode } = await specFromOptions(opts, ctx);
+  const loaded = await specFromOptions(opts, ctx);
+  const { localNode } = loaded;
+  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const { node } = findNode(spec, localNode);
   const peers = peersOutsideVpc(spec, localNode);
   const [backend, live, saved] = await Promise.all([

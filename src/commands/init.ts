@@ -4,7 +4,7 @@ import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubea
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
-import { hostCrossVpcFacts } from './crossvpc.js';
+import { hostCrossVpcFacts, withDetectedPublicIp } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
@@ -19,7 +19,9 @@ export interface InitOptions extends SpecOptions {
 }
 
 export async function run(opts: InitOptions, ctx: CommandContext): Promise<number> {
-  const { spec, localNode } = await specFromOptions(opts, ctx);
+  const loaded = await specFromOptions(opts, ctx);
+  const { localNode } = loaded;
+  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const node = spec.nodes.find((n) => n.name === localNode)!;
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
   const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { joinPlanTitle, planJoin } from '../plan/join.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
-import { hostCrossVpcFacts } from './crossvpc.js';
+import { hostCrossVpcFacts, withDetectedPublicIp } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
@@ -34,10 +34,12 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
   registerSecret(opts.token.split('.')[1]);
   registerSecret(opts.certificateKey);
 
-  const { spec, localNode } = await specFromOptions(
+  const loaded = await specFromOptions(
     { ...opts, controlPlaneEndpoint: opts.endpoint ?? opts.controlPlaneEndpoint, role: opts.controlPlane ? 'control-plane' : (opts.role ?? 'worker') },
     ctx,
   );
+  const { localNode } = loaded;
+  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const node = spec.nodes.find((n) => n.name === localNode)!;
   const secrets = { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey };
   const plan = { spec, node, secrets, crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };

@@ -33,6 +33,12 @@ export function findNode(spec: Spec, name: string): { node: NodeSpec; index: num
   return { node: spec.nodes[index]!, index };
 }
 
+/** True when the local node has no public IP yet but nodes outside its VPC will need one. */
+export function needsPublicIp(spec: Spec, localNodeName: string): boolean {
+  const { node: local } = findNode(spec, localNodeName);
+  return local.publicIP === undefined && spec.nodes.some((n) => n !== local && !sameVpc(local, n));
+}
+
 /**
  * The peers outside the local node's VPC, sorted by name. Every one of them, and the local node itself
  * when there is any, must have a publicIP: that is the only address that crosses VPCs.
@@ -52,7 +58,7 @@ export function peersOutsideVpc(spec: Spec, localNodeName: string): CrossVpcPeer
   if (peers.length > 0 && local.publicIP === undefined)
     throw new UsageError(
       `nodes[${localIndex}].publicIP: ${local.name} has peers outside its VPC (${peers.map((p) => p.name).join(', ')}) ` +
-        'that reach it only through its public IP; set it (--public-ip)',
+        'that reach it only through its public IP; set it (--public-ip), or run on ECS with an EIP (detected from metadata)',
     );
   return peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

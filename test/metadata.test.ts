@@ -1,0 +1,81 @@
+/**
+ * The local node's public IP from the ECS metadata service, against a loopback stand-in that speaks the
+ * real protocol: PUT /latest/api/token with a TTL header, then the token on every read; 404 for a path
+ * the instance does not have (eipv4 without an EIP).
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetadataClient } from '../src/cloud/alicloud/metadata.js';
+import { knit } from './helpers/knit.js';
+
+const TOKEN = 'tok-123';
+let server: Server;
+let base: string;
+let eip: string | undefined = '198.51.100.20';
+const requests: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.method === 'PUT' && req.url === '/latest/api/token') {
+      const ttl = Number(req.headers['x-aliyun-ecs-metadata-token-ttl-seconds']);
+      if (!(ttl >= 1 && ttl <= 21600)) return void res.writeHead(400).end();
+      return void res.end(TOKEN);
+    }
+    if (req.headers['x-aliyun-ecs-metadata-token'] !== TOKEN) return void res.writeHead(401).end();
+    if (req.url === '/latest/meta-data/eipv4' && eip) return void res.end(eip);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/latest/meta-data/`;
+});
+afterAll(() => new Promise((r) => server.close(r)));
+
+describe('MetadataClient', () => {
+  it('takes a session token first and reads eipv4 with it; 404 means no EIP', async () => {
+    requests.length = 0;
+    expect(await new MetadataClient(base).eip()).toEqual({ ip: '198.51.100.20' });
+    expect(requests).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/eipv4']);
+    eip = undefined;
+    expect(await new MetadataClient(base).eip()).toEqual({ ip: undefined });
+    eip = '198.51.100.20';
+  });
+
+  it('says plainly when nothing answers', async () => {
+    const r = await new MetadataClient('http://127.0.0.1:9/latest/meta-data/').eip();
+    expect(r.ip).toBeUndefined();
+    expect(r.error).toMatch(/^the ECS metadata service \(http:\/\/127\.0\.0\.1:9\/latest\/meta-data\/\) is not reachable/);
+  });
+});
+
+describe('knit crossvpc on a node whose spec has no public IP', () => {
+  let dir: string;
+  let config: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'knit-md-'));
+    config = join(dir, 'cluster.yaml');
+    const text = await readFile(fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url)), 'utf8');
+    await writeFile(config, text.replace(', publicIP: 198.51.100.20', ''));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const plan = (url: string) => knit(['crossvpc', 'apply', '--dry-run', '-f', config, '--node-name', 'worker-1'], { env: { KNIT_ECS_METADATA_URL: url } });
+
+  it('uses the EIP from the metadata service', async () => {
+    const r = await plan(base);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('worker-1: public IP 198.51.100.20 (the EIP, from the ECS metadata service)');
+    expect(r.stdout).toContain('annotate node worker-1 flannel.alpha.coreos.com/public-ip-overwrite=198.51.100.20');
+  });
+
+  it('without an EIP or off ECS, names the field and exits 2', async () => {
+    const r = await plan('http://127.0.0.1:9/latest/meta-data/');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is not reachable');
+    expect(r.stderr).toMatch(/error: nodes\[1\]\.publicIP: worker-1 has peers outside its VPC \(master-1\)/);
+  });
+});
