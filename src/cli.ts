@@ -112,7 +112,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** `knit render | head`: a reader that closed the pipe has all it wanted; stop quietly. */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedPipe(process.stdout);
   const program = buildProgram();
   const debug = argv.includes('--debug');
   try {

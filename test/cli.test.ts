@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { knit } from './helpers/knit.js';
+import { knit, KNIT_BIN } from './helpers/knit.js';
 
 let out: string;
 beforeAll(async () => void (out = await mkdtemp(join(tmpdir(), 'knit-cli-'))));
@@ -60,6 +60,17 @@ describe('exit codes', () => {
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('run kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
     expect(dry.stdout).toContain('wait/node-ready — Wait for node cp to be Ready (skipped: --skip)');
+  });
+
+  it('a reader that closes the pipe early ends knit quietly (knit render | head -1)', async () => {
+    // more output than a pipe buffer holds (300 join configs), so knit is still writing when head exits
+    const nodes = Array.from({ length: 300 }, (_, i) => ({ name: `w-${i}`, role: 'worker', privateIP: `172.16.${i >> 7}.${(i & 127) + 1}`, vpc: 'a' }));
+    const config = join(out, 'big.yaml');
+    await writeFile(config, JSON.stringify({ kubernetes: { controlPlaneEndpoint: '203.0.113.10' }, nodes: [{ name: 'cp', role: 'control-plane', privateIP: '172.16.9.9', vpc: 'a' }, ...nodes] }));
+    const { execa } = await import('execa');
+    const r = await execa('bash', ['-c', `node ${JSON.stringify(KNIT_BIN)} render -f ${config} | head -1; echo "knit exit \${PIPESTATUS[0]}"`], { reject: false });
+    expect(r.stdout).toBe('# ==> kubeadm-config.yaml <==\nknit exit 0');
+    expect(r.stderr).not.toContain('EPIPE');
   });
 
   it('--help and --version succeed', async () => {
