@@ -49,8 +49,8 @@ export function buildProgram(): Command {
   addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
     program
       .command('init')
-      .description('initialize a control plane: preflight, kubeadm init, kubeconfig, CNI, cross-VPC, wait Ready')
-      .option('-y, --yes', 'do not ask for confirmation')
+      .description('initialize a control plane: preflight, kubeadm init, kubeconfig, cross-VPC, wait Ready (CNI manifests: not yet)')
+      .option('-y, --yes', 'never prompt (for scripts and CI)')
       .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
   )))).action(action(async () => (await import('./commands/init.js')).run as Action));
 
