@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { loadSpec } from '../src/spec/load.js';
+import { knit } from './helpers/knit.js';
 
 /** `field.path[0].name (--flag): message` on one line. */
 export const FIELD_LINE = /^(spec|[a-zA-Z]+(\.[a-zA-Z]+|\[\d+\])*)( \(--[a-z0-9-]+\))?: \S.*$/;
@@ -61,4 +62,26 @@ describe('fuzzed input', () => {
       { numRuns: 2000 },
     );
   });
+});
+
+describe('fuzzed flags through the real CLI', () => {
+  const FLAG_NAMES = { k8sVersion: '--k8s-version', cni: '--cni', controlPlaneEndpoint: '--control-plane-endpoint', publicIp: '--public-ip',
+    advertiseAddress: '--advertise-address', podCidr: '--pod-cidr', serviceCidr: '--service-cidr', nodeName: '--node-name' } as const;
+  it('exits 0, or 2 with one field-named line and nothing on stdout', async () => {
+    await fc.assert(
+      fc.asyncProperty(flagsArb, async (flags) => {
+        const argv = Object.entries(flags).flatMap(([k, v]) => [`${FLAG_NAMES[k as keyof typeof FLAG_NAMES]}=${v}`]);
+        const r = await knit(['render', ...argv]);
+        if (r.code === 0) return;
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        const lines = r.stderr.split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^error: /);
+        if (!lines[0]!.startsWith('error: option') && !lines[0]!.startsWith('error: unknown'))
+          expect(lines[0]!.slice('error: '.length)).toMatch(FIELD_LINE);
+      }),
+      { numRuns: 25 },
+    );
+  }, 60_000);
 });
