@@ -1,4 +1,5 @@
 /** `knit init`: the control-plane phases, previewed with --dry-run or applied with progress. */
+import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubeadm/join-command.js';
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
@@ -62,6 +63,6 @@ async function joinParameters(ctx: CommandContext, initRan: boolean): Promise<Jo
     const parsed = parseJoinCommand(lastRun);
     if (parsed) return parsed;
   }
-  const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path('/etc/kubernetes/admin.conf')]);
+  const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path(PATHS.adminConf)]);
   return r.exitCode === 0 ? parseJoinCommand(r.stdout) : undefined;
 }

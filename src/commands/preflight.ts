@@ -14,10 +14,9 @@ import { applyIgnores, blockingFailures, fixHints, summarize, unknownIgnores } f
 import { formatResults } from '../preflight/table.js';
 import type { CheckResult, PreflightTarget, Role } from '../preflight/types.js';
 import { formatPlan } from '../runner/describe.js';
-import { runPlan } from '../runner/run.js';
 import type { Step, StepResult } from '../runner/types.js';
-import { createProgress } from '../ui/progress.js';
 import type { CommandContext } from './context.js';
+import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
@@ -115,9 +114,7 @@ export async function run(opts: PreflightOptions, ctx: CommandContext): Promise<
   const steps = planFixes(results, scope);
   if (opts.dryRun) return report(ctx, target, results, { plan: steps, scope });
   if (steps.length === 0) return report(ctx, target, results, { fixes: [] });
-  const progress = await createProgress(ctx.out, ctx.interactive);
-  const applier = new HostApplier({ files: ctx.files, exec: ctx.exec, owner: PREFLIGHT_OWNER, onLine: (l) => progress.line(l) });
-  const fixes = await runPlan(steps, { applier, progress }).finally(() => progress.stop());
+  const fixes = (await executePlan(ctx, { title: 'knit preflight --fix', steps, owner: PREFLIGHT_OWNER }))!;
   return report(ctx, target, await check(), { fixes });
 }
 

@@ -2,7 +2,6 @@
  * The apply interpreter for host effects: the only code that changes the machine. Every change is
  * idempotent by itself (equal content, equal sysctl value → no change) and files are backed up first.
  */
-import { CROSSVPC } from '../defaults.js';
 import type { Effect, EffectApplier, EffectOutcome, Probe } from '../runner/types.js';
 import { formatArgv } from '../runner/describe.js';
 import type { Exec } from './exec.js';
@@ -85,14 +84,12 @@ export class HostApplier implements EffectApplier {
     }
   }
 
-  /** One atomic `iptables-restore --noflush` transaction; unchanged when knit's chains already match. */
+  /** One atomic `iptables-restore --noflush` transaction; unchanged when the chains it touches already match. */
   private async applyIptables(payload: string): Promise<EffectOutcome> {
-    const { iptablesSaveChains, iptablesRestoreArgv } = await import('./iptables.js');
-    const before = await iptablesSaveChains(this.o.exec, [CROSSVPC.chain, CROSSVPC.inputChain]);
-    const argv = await iptablesRestoreArgv(this.o.exec);
-    await this.run(argv, payload);
-    const after = await iptablesSaveChains(this.o.exec, [CROSSVPC.chain, CROSSVPC.inputChain]);
-    return { changed: before !== after };
+    const { iptablesRestoreArgv, snapshotTouched } = await import('./iptables.js');
+    const before = await snapshotTouched(this.o.exec, payload);
+    await this.run(await iptablesRestoreArgv(this.o.exec), payload);
+    return { changed: (await snapshotTouched(this.o.exec, payload)) !== before };
   }
 
   async probe(probe: Probe): Promise<boolean> {

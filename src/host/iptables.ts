@@ -6,10 +6,10 @@
  */
 import { NAT_TABLE } from '../crossvpc/chains.js';
 import { parseCrossVpcState, renderCrossVpcRemoval, type CrossVpcState } from '../crossvpc/state.js';
+import type { IptablesBackendName } from '../crossvpc/unit.js';
 import type { Argv } from '../runner/types.js';
 import type { Exec } from './exec.js';
 
-export type IptablesBackend = 'nft' | 'legacy';
 
 const countRules = async (exec: Exec, save: string): Promise<number> => {
   try {
@@ -20,9 +20,9 @@ const countRules = async (exec: Exec, save: string): Promise<number> => {
   }
 };
 
-const backendCache = new WeakMap<Exec, Promise<IptablesBackend>>();
+const backendCache = new WeakMap<Exec, Promise<IptablesBackendName>>();
 
-export function detectIptablesBackend(exec: Exec): Promise<IptablesBackend> {
+export function detectIptablesBackend(exec: Exec): Promise<IptablesBackendName> {
   let cached = backendCache.get(exec);
   if (!cached) {
     cached = (async () => {
@@ -72,4 +72,23 @@ export async function removeKnitChains(exec: Exec): Promise<boolean> {
   const r = await exec(argv, { stdin: payload });
   if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.trim()}`);
   return true;
+}
+
+/** The tables and chains an iptables-restore payload touches (declares, or adds/deletes rules in). */
+export function touchedChains(payload: string): Map<string, Set<string>> {
+  const touched = new Map<string, Set<string>>();
+  let chains: Set<string> | undefined;
+  for (const line of payload.split('\n')) {
+    const table = /^\*(\S+)/.exec(line)?.[1];
+    if (table) touched.set(table, (chains = touched.get(table) ?? new Set()));
+    const m = /^(?::(\S+)|-[ADIRFXZ] (\S+))/.exec(line);
+    if (m && chains) chains.add((m[1] ?? m[2])!);
+  }
+  return touched;
+}
+
+/** What a payload can change, as the host has it now: compare before and after to know if it did. */
+export async function snapshotTouched(exec: Exec, payload: string): Promise<string> {
+  const parts = await Promise.all([...touchedChains(payload)].map(async ([table, chains]) => `*${table}\n${await iptablesSaveChains(exec, [...chains], table)}`));
+  return parts.join('\n');
 }

@@ -55,7 +55,7 @@ export interface Step {
   onFailure?: string;
 }
 
-export type StepStatus = 'applied' | 'unchanged' | 'skipped' | 'already-done' | 'planned';
+export type StepStatus = 'applied' | 'unchanged' | 'skipped' | 'already-done';
 
 export interface StepResult {
   id: string;

@@ -11,7 +11,6 @@ const STATUS_WORDS: Record<StepResult['status'], string> = {
   unchanged: 'unchanged',
   skipped: 'skipped (--skip)',
   'already-done': 'already done',
-  planned: 'planned',
 };
 
 /** `[control-plane] Creating static Pod manifest…` → `control-plane` */
