@@ -56,5 +56,32 @@ export const CROSSVPC = {
 /** File names of the render bundle (`knit render --out DIR`). */
 export const BUNDLE = {
   kubeadmConfig: 'kubeadm-config.yaml',
+  cni: 'cni.yaml',
   plan: 'plan.txt',
+} as const;
+
+/** Where CNI images come from with `mirror: cn`: a pull-through mirror of ghcr.io, docker.io and quay.io. */
+export const IMAGE_MIRRORS = {
+  cn: {
+    prefix: 'm.daocloud.io',
+    /** Registries already served from mainland China (Alibaba Cloud's own), kept as they are. */
+    keep: ['aliyuncs.com'],
+  },
+} as const;
+
+/** The CNI phase: pinned template folders, the node-side facts render assumes offline, and waits. */
+export const CNI = {
+  templates: {
+    flannel: 'flannel/v0.28.9',
+    calico: 'calico/v3.30.7',
+    terway: 'terway/v1.16.7',
+  },
+  /** An ECS VPC NIC's MTU; `init` reads the real interface instead. */
+  offlineHostMtu: 1500,
+  /** How long the CNI phase waits for each DaemonSet to roll out. */
+  rolloutTimeoutS: 300,
+  /** Node label that marks nodes outside Alibaba Cloud in a hybrid cluster (Terway stays off them). */
+  externalNodeLabel: 'alibabacloud.com/external',
+  /** Node label that gives a node exclusive ENIs (one ENI per pod) under Terway. */
+  terwayExclusiveEniLabel: 'k8s.aliyun.com/exclusive-mode-eni-type',
 } as const;

@@ -42,10 +42,13 @@ export class KubectlApplier implements EffectApplier {
       }
       case 'wait': {
         const t = effect.target;
+        const timeout = `--timeout=${effect.timeoutS}s`;
         const args =
           t.kind === 'node-ready'
-            ? ['wait', '--for=condition=Ready', `node/${t.node}`, `--timeout=${effect.timeoutS}s`]
-            : ['rollout', 'status', `daemonset/${t.name}`, '-n', t.namespace, `--timeout=${effect.timeoutS}s`];
+            ? ['wait', '--for=condition=Ready', `node/${t.node}`, timeout]
+            : t.kind === 'rollout'
+              ? ['rollout', 'status', `${t.resource}/${t.name}`, '-n', t.namespace, timeout]
+              : ['wait', '--for=condition=Established', ...t.names.map((n) => `crd/${n}`), timeout];
         await this.kubectl(args);
         return { changed: false };
       }

@@ -13,6 +13,7 @@ export interface SpecOptions {
   serviceCidr?: string;
   imageRepository?: string;
   mirror?: string;
+  imageRegistry?: string;
   nodeName?: string;
   role?: 'control-plane' | 'worker';
 }
@@ -30,6 +31,7 @@ export function addSpecOptions(cmd: Command): Command {
     .option('--service-cidr <cidr>', 'service network (default 10.96.0.0/12)')
     .option('--image-repository <registry>', 'registry for the Kubernetes images')
     .addOption(new Option('--mirror <region>', 'use image mirrors for a region').choices(['none', 'cn']))
+    .option('--image-registry <registry>', 'pull every image from this private registry (upstream paths kept)')
     .option('--node-name <name>', 'this node\'s name (default: the hostname)');
 }
 

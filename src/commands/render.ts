@@ -1,7 +1,9 @@
 /** `knit render`: the whole bundle, offline, without root. To stdout, or files in --out DIR. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { readTemplate } from '../host/templates.js';
 import { renderBundle } from '../render/bundle.js';
+import { terwayAccessKey } from './cni-source.js';
 import type { CommandContext } from './context.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -12,7 +14,7 @@ export interface RenderOptions extends SpecOptions {
 
 export async function run(opts: RenderOptions, ctx: CommandContext): Promise<number> {
   const { spec, localNode } = await specFromOptions(opts, ctx);
-  const bundle = renderBundle(spec, localNode, ctx.env.HOME);
+  const bundle = renderBundle(spec, localNode, { template: readTemplate, home: ctx.env.HOME, accessKey: terwayAccessKey(spec, ctx.env) });
   if (opts.out === undefined) {
     if (ctx.out.format === 'json') ctx.out.json({ files: bundle });
     else for (const [name, content] of Object.entries(bundle)) ctx.out.raw(`# ==> ${name} <==\n${content}`);

@@ -2,6 +2,7 @@
  * What kubeadm needs to know, independent of the API version that will carry it. Built from a Spec by
  * pure code; the per-version builders only decide the shape.
  */
+import { cniNodeLabels } from '../cni/index.js';
 import { KUBERNETES } from '../defaults.js';
 import { parseVersion, type NodeSpec, type Spec } from '../spec/schema.js';
 
@@ -52,8 +53,12 @@ export function buildModel(spec: Spec): KubeadmModel {
  * node-ip is the private IP: an EIP is 1:1 NAT outside the instance and never on its NIC, so the
  * kubelet (and kubeadm's advertise address) must use the address the NIC really has.
  */
-export const nodeRegistration = (spec: Spec, node: NodeSpec): NodeRegistration => ({
-  name: node.name,
-  criSocket: spec.kubernetes.criSocket,
-  kubeletExtraArgs: { 'node-ip': node.privateIP },
-});
+export const nodeRegistration = (spec: Spec, node: NodeSpec): NodeRegistration => {
+  // labels the CNI needs on the node from the start (Terway's exclusive ENI, hybrid sides, route reflectors)
+  const labels = Object.entries(cniNodeLabels(spec, node)).map(([k, v]) => `${k}=${v}`);
+  return {
+    name: node.name,
+    criSocket: spec.kubernetes.criSocket,
+    kubeletExtraArgs: { 'node-ip': node.privateIP, ...(labels.length > 0 ? { 'node-labels': labels.join(',') } : {}) },
+  };
+};

@@ -2,9 +2,10 @@
  * `knit init` as kubeadm-style phases: an ordered list of named steps, each skippable. Pure: the spec
  * in, the steps (with their effects as data) out.
  */
+import { formatNeed, type RenderedCni } from '../cni/index.js';
 import { planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
 import { NO_STATE } from '../crossvpc/state.js';
-import { PATHS } from '../defaults.js';
+import { CNI, PATHS } from '../defaults.js';
 import { renderInitConfig } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
@@ -16,6 +17,8 @@ export interface InitContext {
   home: string;
   /** The host's iptables facts; offline rendering assumes a fresh nf_tables host. */
   crossVpc?: CrossVpcFacts;
+  /** The CNI manifests, rendered beforehand (rendering reads templates). */
+  cni: RenderedCni;
 }
 
 export const OFFLINE_CROSSVPC_FACTS: CrossVpcFacts = { backend: 'nft', state: NO_STATE };
@@ -67,13 +70,43 @@ export const waitReadyStep = ({ node }: InitContext): Step => ({
   effects: [{ kind: 'wait', target: { kind: 'node-ready', node: node.name }, timeoutS: 300 }],
 });
 
+/**
+ * Apply the CNI: its CRDs first (Established before any resource of theirs), then the rest. The
+ * datapath's needs go in the note, so that plan.txt says what security groups must allow.
+ */
+export const cniSteps = ({ cni }: { cni: RenderedCni }): Step[] =>
+  cni.applies.map((a) => ({
+    id: a.crds.length > 0 ? 'cni/crds' : 'cni/apply',
+    title: a.crds.length > 0 ? `Install the CNI's CustomResourceDefinitions (${a.crds.length})` : `Apply the CNI: ${cni.title}, pod MTU ${cni.mtu}`,
+    effects: [
+      { kind: 'kube-apply' as const, name: a.name, yaml: a.yaml },
+      ...(a.crds.length > 0 ? [{ kind: 'wait' as const, target: { kind: 'crds-established' as const, names: a.crds }, timeoutS: 60 }] : []),
+    ],
+    ...(a.crds.length === 0 && cni.needs.length > 0
+      ? { note: `nodes must reach each other on ${cni.needs.map(formatNeed).join(', ')} (security groups, host firewalls)` }
+      : {}),
+  }));
+
+/** After the node is Ready: the CNI's workloads have rolled out (kube-controllers needs a Ready node). */
+export const cniRolloutStep = ({ cni }: { cni: RenderedCni }): Step => ({
+  id: 'cni/rollout',
+  title: 'Wait for the CNI to roll out',
+  effects: cni.rollouts.map((r) => ({ kind: 'wait' as const, target: { kind: 'rollout' as const, resource: r.kind, namespace: r.namespace, name: r.name }, timeoutS: CNI.rolloutTimeoutS })),
+});
+
+/**
+ * Cross-VPC goes before the CNI: flanneld reads its node's public-ip-overwrite annotation only when it
+ * starts, so the annotation must be there first.
+ */
 export const planInit = (ctx: InitContext): Step[] => [
   preflightStep('control-plane'),
   kubeadmConfigStep(ctx),
   kubeadmInitStep(),
   kubeconfigStep(ctx),
   ...crossVpcSteps(ctx),
+  ...cniSteps(ctx),
   waitReadyStep(ctx),
+  cniRolloutStep(ctx),
 ];
 
 export const initPlanTitle = ({ spec, node }: InitContext): string =>

@@ -3,6 +3,7 @@
  * ports, firewall openings, binaries. Also the files preflight's fixes write and the limits it holds
  * the host to (kubeadm's own numbers).
  */
+import { formatNeed, PLUGINS } from '../cni/index.js';
 import { KUBERNETES } from '../defaults.js';
 import { parseVersion } from '../spec/schema.js';
 import type { KubeTool, PreflightTarget } from './types.js';
@@ -94,16 +95,7 @@ export function firewallOpenings(t: PreflightTarget): string[] {
   const base = t.role === 'control-plane'
     ? [`${KUBERNETES.apiServerPort}/tcp`, '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp']
     : ['10250/tcp', '30000-32767/tcp'];
-  const { flannel, calico } = t.spec.network;
-  const cni =
-    t.cni === 'flannel'
-      ? { vxlan: [`${flannel.port}/udp (VXLAN)`], wireguard: ['51820/udp (WireGuard)'], 'host-gw': [] }[flannel.backend]
-      : t.cni === 'calico'
-        ? calico.mode === 'vxlan'
-          ? ['4789/udp (VXLAN)']
-          : ['179/tcp (BGP)', ...(calico.mode === 'bgp' ? [] : ['IP protocol 4 (IPIP)'])]
-        : [];
-  return [...base, ...cni];
+  return [...base, ...PLUGINS[t.cni].needs(t.spec.network).map(formatNeed)];
 }
 
 export interface BinaryNeed {

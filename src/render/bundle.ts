@@ -2,7 +2,9 @@
  * The render bundle: every file knit would write or apply for a spec, named by file. `knit render`
  * prints it or writes it to a directory; nothing here touches the host.
  */
-import { BUNDLE } from '../defaults.js';
+import { cniYaml, renderCni } from '../cni/index.js';
+import type { AccessKey, TemplateReader } from '../cni/types.js';
+import { BUNDLE, CNI } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
 import { peersOutsideVpc } from '../crossvpc/peers.js';
@@ -17,7 +19,14 @@ export const joinConfigName = (node: string): string => `kubeadm-join-${node}.ya
 /** The exact `iptables-restore --noflush` payload each node with peers in other VPCs applies. */
 export const crossVpcRulesName = (node: string): string => `crossvpc-${node}.rules`;
 
-export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bundle {
+export interface BundleOptions {
+  template: TemplateReader;
+  home?: string;
+  /** Terway with credentials: access-key — the key for its Secret (never printed: redacted on output). */
+  accessKey?: AccessKey;
+}
+
+export function renderBundle(spec: Spec, localNode: string, { template, home = '/root', accessKey }: BundleOptions): Bundle {
   const node = spec.nodes.find((n) => n.name === localNode);
   if (!node) throw new Error(`node ${localNode} is not in the spec`);
   // The node that runs `kubeadm init`: the local node when it is a control plane, else the first one.
@@ -27,7 +36,9 @@ export function renderBundle(spec: Spec, localNode: string, home = '/root'): Bun
   for (const n of spec.nodes) if (n !== initNode) bundle[joinConfigName(n.name)] = renderJoinConfig(spec, n);
   for (const n of spec.nodes)
     if (peersOutsideVpc(spec, n.name).length > 0) bundle[crossVpcRulesName(n.name)] = renderCrossVpcRules(spec, n.name);
-  const ctx = { spec, node: initNode, home };
+  const cni = renderCni({ spec, hostMtu: CNI.offlineHostMtu, template, accessKey });
+  bundle[BUNDLE.cni] = cniYaml(cni);
+  const ctx = { spec, node: initNode, home, cni };
   bundle[BUNDLE.plan] = formatPlan(initPlanTitle(ctx), planInit(ctx));
   return bundle;
 }

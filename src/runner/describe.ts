@@ -9,8 +9,19 @@ import type { Effect, Probe, Step, WaitTarget } from './types.js';
 export const quoteArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 export const formatArgv = (argv: readonly string[]): string => argv.map(quoteArg).join(' ');
 
-const describeWait = (t: WaitTarget): string =>
-  t.kind === 'node-ready' ? `node ${t.node} to be Ready` : `DaemonSet ${t.namespace}/${t.name} to be ready`;
+const describeWait = (t: WaitTarget): string => {
+  switch (t.kind) {
+    case 'node-ready':
+      return `node ${t.node} to be Ready`;
+    case 'rollout':
+      return `${t.resource === 'daemonset' ? 'DaemonSet' : 'Deployment'} ${t.namespace}/${t.name} to roll out`;
+    case 'crds-established':
+      return `${t.names.length} CustomResourceDefinition${t.names.length === 1 ? '' : 's'} to be established`;
+  }
+};
+
+/** Top-level objects of a multi-document manifest (each has a `kind:` at column 0). */
+export const countObjects = (yaml: string): number => yaml.match(/^kind:/gm)?.length ?? 0;
 
 const countLines = (s: string): number => s.split('\n').filter((l) => l.trim() !== '').length;
 
@@ -37,7 +48,7 @@ export function describeEffect(e: Effect): string {
       return `apply one iptables-restore --noflush transaction (${parts.join(', ')})`;
     }
     case 'kube-apply':
-      return `kubectl apply --server-side ${e.name} (${e.yaml.split(/^---$/m).length} objects)`;
+      return `kubectl apply --server-side ${e.name} (${countObjects(e.yaml)} objects)`;
     case 'kube-annotate':
       return `annotate node ${e.node} ${Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     case 'wait':

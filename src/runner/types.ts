@@ -7,7 +7,10 @@ export type Argv = [string, ...string[]];
 
 export type WaitTarget =
   | { kind: 'node-ready'; node: string }
-  | { kind: 'daemonset-ready'; namespace: string; name: string };
+  /** A DaemonSet or Deployment has rolled out (every desired pod ready). */
+  | { kind: 'rollout'; resource: 'daemonset' | 'deployment'; namespace: string; name: string }
+  /** CustomResourceDefinitions are Established (their resources can be created). */
+  | { kind: 'crds-established'; names: string[] };
 
 export type Effect =
   /** Write a file atomically; backed up first; a no-op when the content is already identical. */

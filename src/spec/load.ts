@@ -18,6 +18,7 @@ export const FLAG_FIELDS = {
   cni: { flag: '--cni', path: ['network', 'plugin'] },
   calicoMode: { flag: '--calico-mode', path: ['network', 'calico', 'mode'] },
   mirror: { flag: '--mirror', path: ['mirror'] },
+  imageRegistry: { flag: '--image-registry', path: ['imageRegistry'] },
 } as const;
 
 export type SpecFlags = { [K in keyof typeof FLAG_FIELDS]?: string } & {

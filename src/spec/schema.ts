@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
 import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
 
+const IMAGE_REGISTRY = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** zod's own wording for a missing or mistyped value, said plainly. */
@@ -84,6 +85,11 @@ const terway = z
     vswitches: z.record(z.string(), z.array(z.string())).default({}),
     securityGroups: z.array(z.string()).default([]),
     networkPolicy: z.boolean().default(true),
+    /** ram-role: the ECS instance RAM role (no key in the cluster); access-key: the ALIBABA_CLOUD_* env, as a Secret. */
+    credentials: z.enum(['ram-role', 'access-key']).default('ram-role'),
+    vswitchSelectionPolicy: z.enum(['ordered', 'random']).default('ordered'),
+    minPoolSize: z.number().int().min(0).default(0),
+    maxPoolSize: z.number().int().min(0).default(5),
   })
   .strict();
 
@@ -98,6 +104,8 @@ export const nodeSchema = z
     publicIP: publicIPv4.optional(),
     /** Nodes with the same vpc label reach each other privately; unlabelled nodes are grouped by /24. */
     vpc: z.string().min(1).optional(),
+    /** Hybrid clusters: a node outside Alibaba Cloud, which runs network.hybrid.externalPlugin instead of Terway. */
+    external: z.boolean().default(false),
   })
   .strict();
 
@@ -123,11 +131,15 @@ export const specSchema = z
         flannel: flannel.prefault({}),
         calico: calico.prefault({}),
         terway: terway.prefault({}),
+        /** Hybrid clusters: Terway on ECS nodes, this plugin on the nodes marked `external`. */
+        hybrid: z.object({ externalPlugin: z.enum(['flannel', 'calico']) }).strict().optional(),
       })
       .strict()
       .prefault({ plugin: 'flannel' }),
     /** `cn` switches every image to registries reachable from mainland China. */
     mirror: z.enum(['none', 'cn']).default('none'),
+    /** A private registry holding every image under its upstream path (host[:port][/prefix]). */
+    imageRegistry: z.string().regex(IMAGE_REGISTRY, 'must be a registry such as registry.example.com:5000/mirror').optional(),
     nodes: z.array(nodeSchema).min(1, 'at least one node is required'),
   })
   .strict()
@@ -142,6 +154,13 @@ export const specSchema = z
       issue(['kubernetes', 'podSubnet'], `${pod.text} is smaller than the /${KUBERNETES.nodeCidrMaskSize} each node is given`);
     if (svc.prefix < KUBERNETES.maxServiceSubnetPrefix)
       issue(['kubernetes', 'serviceSubnet'], `${svc.text} is larger than /${KUBERNETES.maxServiceSubnetPrefix}, the most the apiserver allows`);
+    if (s.network.hybrid && s.network.plugin !== 'terway')
+      issue(['network', 'hybrid'], `hybrid clusters run Terway on ECS nodes; network.plugin is ${s.network.plugin}`);
+    s.nodes.forEach((n, i) => {
+      if (n.external && !s.network.hybrid) issue(['nodes', i, 'external'], 'external nodes need network.hybrid.externalPlugin');
+    });
+    if (s.network.terway.minPoolSize > s.network.terway.maxPoolSize)
+      issue(['network', 'terway', 'minPoolSize'], `${s.network.terway.minPoolSize} is above network.terway.maxPoolSize ${s.network.terway.maxPoolSize}`);
     const seenNames = new Map<string, number>();
     const seenIPs = new Map<string, string>();
     s.nodes.forEach((n, i) => {
@@ -166,7 +185,7 @@ export const specSchema = z
     kubernetes: {
       ...s.kubernetes,
       podSubnet: s.kubernetes.podSubnet ?? POD_SUBNET_BY_CNI[s.network.plugin],
-      imageRepository: s.kubernetes.imageRepository ?? IMAGE_REPOSITORIES[s.mirror === 'cn' ? 'cn' : 'default'],
+      imageRepository: s.kubernetes.imageRepository ?? s.imageRegistry ?? IMAGE_REPOSITORIES[s.mirror === 'cn' ? 'cn' : 'default'],
       controlPlaneEndpoint: /:\d+$/.test(s.kubernetes.controlPlaneEndpoint)
         ? s.kubernetes.controlPlaneEndpoint
         : `${s.kubernetes.controlPlaneEndpoint}:${KUBERNETES.apiServerPort}`,

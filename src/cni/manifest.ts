@@ -1,0 +1,228 @@
+/**
+ * Structural patching of knit's manifest templates with the `yaml` Document API. Every patch names
+ * what it changes (an object by kind and name, a container, an env var, a JSON key); a selector that
+ * matches nothing throws TemplateDriftError, so a template upgrade breaks a test, not a cluster.
+ */
+import { Document, isMap, isScalar, isSeq, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
+
+export class TemplateDriftError extends Error {
+  constructor(source: string, what: string) {
+    super(`template drift in ${source}: ${what}`);
+    this.name = 'TemplateDriftError';
+  }
+}
+
+type Path = readonly (string | number)[];
+
+/** One parsed template: its documents, and where they came from (for drift messages). */
+export class Manifest {
+  private constructor(
+    readonly source: string,
+    readonly docs: Document[],
+  ) {}
+
+  static parse(text: string, source: string): Manifest {
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs)) return new Manifest(source, []); // an empty stream
+    const bad = docs.find((d) => d.errors.length > 0);
+    if (bad) throw new TemplateDriftError(source, `does not parse: ${bad.errors[0]!.message.split('\n')[0]}`);
+    return new Manifest(source, docs.filter((d) => d.contents !== null));
+  }
+
+  /** Objects knit builds itself (CRDs, Calico BGP resources, Secrets), as a manifest. */
+  static fromObjects(objects: object[], source: string): Manifest {
+    return new Manifest(source, objects.map((o) => new Document(o)));
+  }
+
+  /** The object of this kind and name; throws when the template has none. */
+  object(kind: string, name: string): ManifestObject {
+    const doc = this.docs.find((d) => d.get('kind') === kind && d.getIn(['metadata', 'name']) === name);
+    if (!doc) throw new TemplateDriftError(this.source, `no ${kind} ${name}`);
+    return new ManifestObject(this.source, doc, `${kind} ${name}`);
+  }
+
+  objects(): ManifestObject[] {
+    return this.docs.map((d) => new ManifestObject(this.source, d, `${String(d.get('kind'))} ${String(d.getIn(['metadata', 'name']))}`));
+  }
+
+  /** Removes an object (e.g. a ServiceAccount a mode does not use); throws when it is not there. */
+  remove(kind: string, name: string): void {
+    const doc = this.object(kind, name).doc;
+    this.docs.splice(this.docs.indexOf(doc), 1);
+  }
+
+  /** Rewrites the image of every container and init container. */
+  mapImages(fn: (image: string) => string): void {
+    for (const o of this.objects()) for (const c of o.podContainers()) c.set('image', fn(String(c.get('image'))));
+  }
+
+  images(): string[] {
+    return [...new Set(this.objects().flatMap((o) => o.podContainers().map((c) => String(c.get('image')))))];
+  }
+
+  toString(): string {
+    return this.docs.map((d) => d.toString({ lineWidth: 0 })).join('---\n');
+  }
+}
+
+const POD_SPEC: Record<string, Path> = {
+  DaemonSet: ['spec', 'template', 'spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  Pod: ['spec'],
+};
+
+export class ManifestObject {
+  constructor(
+    private readonly source: string,
+    readonly doc: Document,
+    readonly label: string,
+  ) {}
+
+  private drift(what: string): never {
+    throw new TemplateDriftError(this.source, `${this.label}: ${what}`);
+  }
+
+  get(path: Path): unknown {
+    return this.doc.getIn(path);
+  }
+
+  /** Replaces a value that the template must already have. */
+  replace(path: Path, value: unknown): void {
+    if (!this.doc.hasIn(path)) this.drift(`no ${path.join('.')}`);
+    this.doc.setIn(path, this.doc.createNode(value));
+  }
+
+  /** Sets a value, creating the path as needed (for fields upstream leaves at their defaults). */
+  set(path: Path, value: unknown): void {
+    this.doc.setIn(path, this.doc.createNode(value));
+  }
+
+  /** Parses the JSON held in a string field (a ConfigMap key), edits it and writes it back. */
+  editJson<T = Record<string, unknown>>(path: Path, edit: (json: T) => T | void): void {
+    const text = this.doc.getIn(path);
+    if (typeof text !== 'string') this.drift(`no JSON at ${path.join('.')}`);
+    let json: T;
+    try {
+      json = JSON.parse(text) as T;
+    } catch (e) {
+      return this.drift(`${path.join('.')} is not JSON (${(e as Error).message})`);
+    }
+    const next = edit(json) ?? json;
+    this.doc.setIn(path, this.doc.createNode(`${JSON.stringify(next, null, 2)}\n`));
+  }
+
+  private podSpecPath(): Path {
+    const p = POD_SPEC[String(this.doc.get('kind'))];
+    if (!p) this.drift('has no pod template');
+    return p;
+  }
+
+  /** Every container and init container of a workload (none for other kinds). */
+  podContainers(): YAMLMap[] {
+    const p = POD_SPEC[String(this.doc.get('kind'))];
+    if (!p) return [];
+    return (['initContainers', 'containers'] as const).flatMap((k) => {
+      const seq = this.doc.getIn([...p, k]);
+      return isSeq(seq) ? seq.items.filter(isMap) : [];
+    });
+  }
+
+  /** A container (or init container) by name. */
+  container(name: string, init = false): Container {
+    const seq = this.doc.getIn([...this.podSpecPath(), init ? 'initContainers' : 'containers']);
+    const c = isSeq(seq) ? seq.items.find((i): i is YAMLMap => isMap(i) && i.get('name') === name) : undefined;
+    if (!c) this.drift(`no ${init ? 'init ' : ''}container ${name}`);
+    return new Container(this, c, `${this.label} container ${name}`);
+  }
+
+  /** Adds a node-affinity term every node must match (ANDed into each existing term, if any). */
+  requireNodeMatch(expression: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }): void {
+    const termsPath = [...this.podSpecPath(), 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'];
+    const terms = this.doc.getIn(termsPath);
+    if (!isSeq(terms) || terms.items.length === 0) {
+      this.set(termsPath, [{ matchExpressions: [expression] }]);
+      return;
+    }
+    for (const term of terms.items) {
+      if (!isMap(term)) continue;
+      const exprs = term.get('matchExpressions');
+      if (isSeq(exprs)) exprs.add(this.doc.createNode(expression));
+      else term.set('matchExpressions', this.doc.createNode([expression]));
+    }
+  }
+
+  /** Appends to a list the template must already have (volumes, ports, …). */
+  append(path: Path, item: unknown): void {
+    const seq = this.doc.getIn(path);
+    if (!isSeq(seq)) this.drift(`no list at ${path.join('.')}`);
+    seq.add(this.doc.createNode(item));
+  }
+
+  /** Create node for a plain value (so strings that look like numbers stay strings). */
+  node(value: unknown): unknown {
+    return this.doc.createNode(value);
+  }
+
+  fail(what: string): never {
+    return this.drift(what);
+  }
+}
+
+export class Container {
+  constructor(
+    private readonly owner: ManifestObject,
+    readonly map: YAMLMap,
+    private readonly label: string,
+  ) {}
+
+  private envSeq(): YAMLSeq | undefined {
+    const env = this.map.get('env');
+    return isSeq(env) ? env : undefined;
+  }
+
+  private envEntry(name: string): YAMLMap | undefined {
+    return this.envSeq()?.items.find((i): i is YAMLMap => isMap(i) && i.get('name') === name);
+  }
+
+  env(name: string): string | undefined {
+    const v = this.envEntry(name)?.get('value');
+    return v === undefined ? undefined : String(isScalar(v) ? v.value : v);
+  }
+
+  /** Sets an env var the template must already define (upstream's knob; drift if it is gone). */
+  setEnv(name: string, value: string): void {
+    const entry = this.envEntry(name);
+    if (!entry) this.owner.fail(`${this.label.slice(this.label.indexOf('container'))} has no env ${name}`);
+    entry.delete('valueFrom');
+    entry.set('value', this.owner.node(value));
+  }
+
+  /** Adds an env var, or sets it when present (for settings upstream leaves at their defaults). */
+  putEnv(name: string, value: string | { valueFrom: unknown }): void {
+    const entry = this.envEntry(name);
+    const body = typeof value === 'string' ? { name, value } : { name, ...value };
+    if (entry) {
+      entry.delete('value');
+      entry.delete('valueFrom');
+      for (const [k, v] of Object.entries(body)) if (k !== 'name') entry.set(k, this.owner.node(v));
+      return;
+    }
+    const seq = this.envSeq();
+    if (seq) seq.add(this.owner.node(body));
+    else this.map.set('env', this.owner.node([body]));
+  }
+
+  /** Appends to a list of this container the template must already have (volumeMounts, ports, …). */
+  append(key: string, item: unknown): void {
+    const seq = this.map.get(key);
+    if (!isSeq(seq)) this.owner.fail(`${this.label} has no ${key}`);
+    seq.add(this.owner.node(item));
+  }
+
+  /** Replaces a probe's exec command (e.g. calico-node's readiness without BIRD). */
+  setProbeCommand(probe: 'livenessProbe' | 'readinessProbe', command: string[]): void {
+    if (!this.map.hasIn([probe, 'exec', 'command'])) this.owner.fail(`${this.label} has no ${probe} exec command`);
+    this.map.setIn([probe, 'exec', 'command'], this.owner.node(command));
+  }
+}

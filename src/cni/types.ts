@@ -1,0 +1,56 @@
+/**
+ * One interface per CNI plugin, so that a fourth plugin is a new folder, not edits everywhere. A plugin
+ * renders knit's own template for a spec (structural patches only) and says what its datapath needs.
+ */
+import type { CniPlugin as CniName, NodeSpec, Spec } from '../spec/schema.js';
+import type { Manifest } from './manifest.js';
+
+/** Reads a file under templates/ (e.g. `flannel/v0.28.9/kube-flannel.yaml`). Injected: no I/O here. */
+export type TemplateReader = (path: string) => string;
+
+export interface AccessKey {
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+export interface CniRenderContext {
+  spec: Spec;
+  /** MTU of the node interface that carries pod traffic (offline: 1500, an ECS VPC NIC's MTU). */
+  hostMtu: number;
+  template: TemplateReader;
+  /** Terway only: an AccessKey to use instead of the ECS instance RAM role; it goes into a Secret. */
+  accessKey?: AccessKey;
+}
+
+/** Something the datapath needs between nodes (security groups and host firewalls must allow it). */
+export interface DatapathNeed {
+  protocol: 'udp' | 'tcp' | 'ip';
+  /** Port for udp/tcp; IP protocol number for `ip`. */
+  number: number;
+  what: string;
+}
+
+/** A workload the CNI phase waits for after applying. */
+export interface Rollout {
+  kind: 'daemonset' | 'deployment';
+  namespace: string;
+  name: string;
+}
+
+export interface CniPluginDef {
+  name: CniName;
+  /** Folder under templates/ that holds this plugin's pinned templates, e.g. `flannel/v0.28.9`. */
+  templateDir: string;
+  /** One line for plan.txt: the plugin, mode and upstream release. */
+  describe(spec: Spec): string;
+  /** Bytes each packet loses to encapsulation in the configured mode (0 for none). */
+  encapsulationOverhead(spec: Spec): number;
+  needs(network: Pick<Spec['network'], 'flannel' | 'calico'>): DatapathNeed[];
+  /** The rendered manifests, in apply order. `mtu` is the pod interface MTU knit settled on. */
+  render(ctx: CniRenderContext, mtu: number): Manifest[];
+  /** The pod CIDR the rendered manifests hand out, read back from them (undefined: not from a CIDR). */
+  podCidrOf(manifests: Manifest[]): string | undefined;
+  rollouts(spec: Spec): Rollout[];
+  /** Labels a node needs for this plugin (e.g. Terway's exclusive-ENI label), set through the kubelet. */
+  nodeLabels(spec: Spec, node: NodeSpec): Record<string, string>;
+}
