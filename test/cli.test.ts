@@ -15,7 +15,7 @@ describe('knit render (the issue\'s "done when" command)', () => {
     const r = await knit(['render', '--control-plane-endpoint', '203.0.113.10', '--public-ip', '203.0.113.10', '--advertise-address', '172.16.0.10', '--node-name', 'master-1', '--out', dir]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect((await readdir(dir)).sort()).toEqual(['kubeadm-config.yaml', 'plan.txt']);
+    expect((await readdir(dir)).sort()).toEqual(['cni.yaml', 'kubeadm-config.yaml', 'plan.txt']);
     expect((await stat(join(dir, 'kubeadm-config.yaml'))).mode & 0o777).toBe(0o600);
     const docs = parseAllDocuments(await readFile(join(dir, 'kubeadm-config.yaml'), 'utf8')).map((d) => d.toJS());
     expect(docs.map((d) => d.kind)).toEqual(['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration', 'KubeProxyConfiguration']);

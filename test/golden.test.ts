@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readTemplate } from '../src/host/templates.js';
 import { renderBundle } from '../src/render/bundle.js';
 import { loadSpec } from '../src/spec/load.js';
 
@@ -18,7 +19,7 @@ export const loadCase = (file: string) =>
 describe.each(readdirSync(casesDir).filter((f) => f.endsWith('.yaml')))('golden bundle for %s', (file) => {
   const dir = join(goldenDir, basename(file, '.yaml'));
   const { spec, localNode } = loadCase(file);
-  const bundle = renderBundle(spec, localNode, '/root');
+  const bundle = renderBundle(spec, localNode, { template: readTemplate });
 
   if (update) {
     rmSync(dir, { recursive: true, force: true });

@@ -31,15 +31,23 @@ describe('knit init', () => {
     const r = await init();
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
+    const kubectl = `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf`;
     expect(await calls()).toEqual([
       'kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs',
-      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf wait --for=condition=Ready node/master-1 --timeout=300s`,
+      `${kubectl} diff --server-side --field-manager=knit -f -`,
+      `${kubectl} apply --server-side --field-manager=knit -f -`,
+      `${kubectl} wait --for=condition=Ready node/master-1 --timeout=300s`,
+      `${kubectl} rollout status daemonset/kube-flannel-ds -n kube-flannel --timeout=300s`,
     ]);
+    // what the fake apiserver holds is the rendered cni.yaml, flannel's pod network = kubeadm's podSubnet
+    const state = JSON.parse(await readFile(join(root, 'var/lib/fake-kube/state.json'), 'utf8'));
+    const netConf = JSON.parse(state.objects['ConfigMap/kube-flannel/kube-flannel-cfg'].data['net-conf.json']);
+    expect(netConf).toMatchObject({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: 1, Port: 8472 } });
     expect(await readFile(join(root, 'etc/knit/kubeadm-config.yaml'), 'utf8')).toBe(await readFile(golden, 'utf8'));
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
     expect(r.stdout).toMatch(JOIN_LINE);
     // progress names kubeadm's phases; the certificate key is never shown unless asked
-    expect(r.stderr).toContain('[3/9] Initialize the control plane (kubeadm init): done');
+    expect(r.stderr).toContain('[3/11] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
     const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
     expect(`${r.stdout}${r.stderr}`).not.toContain(key);
@@ -64,13 +72,17 @@ describe('knit init', () => {
     expect((await init()).code).toBe(0);
     const again = await init();
     expect(again.code).toBe(0);
-    const second = (await calls()).slice(2);
+    const second = (await calls()).slice(5);
+    const kubectl = `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf`;
     expect(second).toEqual([
-      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf get --raw /readyz`,
-      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf wait --for=condition=Ready node/master-1 --timeout=300s`,
+      `${kubectl} get --raw /readyz`,
+      `${kubectl} diff --server-side --field-manager=knit -f -`,
+      `${kubectl} wait --for=condition=Ready node/master-1 --timeout=300s`,
+      `${kubectl} rollout status daemonset/kube-flannel-ds -n kube-flannel --timeout=300s`,
       `kubeadm token create --print-join-command --kubeconfig ${root}/etc/kubernetes/admin.conf`,
     ]);
     expect(again.stderr).toContain('(kubeadm init): already done');
+    expect(again.stderr).toMatch(/Apply the CNI: .*: already done/);
     expect(again.stdout).toMatch(JOIN_LINE);
   });
 
@@ -89,7 +101,7 @@ describe('knit init', () => {
     expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
       'crossvpc/nat:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'crossvpc/annotate:skipped',
-      'wait/node-ready:unchanged',
+      'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
     expect(doc.join.controlPlaneCommand).toMatch(/--control-plane --certificate-key [a-f0-9]{64}$/);
@@ -135,7 +147,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
     expect(first.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
       'crossvpc/nat:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'crossvpc/annotate:applied',
-      'wait/node-ready:unchanged',
+      'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     const nat = await lab.run(ns, ['iptables-save', '-t', 'nat']);
     expect(nat).toContain('-A KNIT-CROSSVPC -d 172.17.0.20/32 -j DNAT --to-destination 198.51.100.20');
@@ -150,7 +162,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
     expect(again.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped', 'kubeadm/config:unchanged', 'kubeadm/init:already-done', 'kubeconfig:unchanged',
       'crossvpc/nat:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'crossvpc/annotate:unchanged',
-      'wait/node-ready:unchanged',
+      'cni/apply:already-done', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     expect(await lab.run(ns, ['iptables-save', '-t', 'nat']).then((t) => t.replace(/^#.*\n/gm, ''))).toBe(nat.replace(/^#.*\n/gm, ''));
   });

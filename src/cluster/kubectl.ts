@@ -57,7 +57,12 @@ export class KubectlApplier implements EffectApplier {
     }
   }
 
-  probe(_probe: Probe): Promise<boolean> {
-    return Promise.reject(new Error('the kubectl adapter answers no probes'));
+  async probe(probe: Probe): Promise<boolean> {
+    if (probe.kind !== 'kube-in-sync') throw new Error(`the kubectl adapter does not answer ${probe.kind} probes`);
+    // diff exits 0 when nothing would change, 1 when something would; anything else (no CRD yet,
+    // apiserver away) means "not known to be in sync": apply, and let apply report the real error
+    const argv: Argv = ['kubectl', '--kubeconfig', this.kubeconfig, 'diff', '--server-side', '--field-manager=knit', '-f', '-'];
+    const r = await this.exec(argv, { stdin: probe.yaml }).catch(() => ({ exitCode: -1 }));
+    return r.exitCode === 0;
   }
 }

@@ -14,11 +14,18 @@ export class TemplateDriftError extends Error {
 
 type Path = readonly (string | number)[];
 
+/**
+ * Documents a patch changed. The others are written back as the template's own text: what the
+ * template says is what the cluster gets, and re-serializing large untouched documents costs time.
+ */
+const touched = new WeakSet<Document>();
+
 /** One parsed template: its documents, and where they came from (for drift messages). */
 export class Manifest {
   private constructor(
     readonly source: string,
     readonly docs: Document[],
+    private readonly text = '',
   ) {}
 
   static parse(text: string, source: string): Manifest {
@@ -26,12 +33,14 @@ export class Manifest {
     if (!Array.isArray(docs)) return new Manifest(source, []); // an empty stream
     const bad = docs.find((d) => d.errors.length > 0);
     if (bad) throw new TemplateDriftError(source, `does not parse: ${bad.errors[0]!.message.split('\n')[0]}`);
-    return new Manifest(source, docs.filter((d) => d.contents !== null));
+    return new Manifest(source, docs.filter((d) => d.contents !== null), text);
   }
 
   /** Objects knit builds itself (CRDs, Calico BGP resources, Secrets), as a manifest. */
   static fromObjects(objects: object[], source: string): Manifest {
-    return new Manifest(source, objects.map((o) => new Document(o)));
+    const docs = objects.map((o) => new Document(o));
+    for (const d of docs) touched.add(d);
+    return new Manifest(source, docs);
   }
 
   /** The object of this kind and name; throws when the template has none. */
@@ -53,7 +62,14 @@ export class Manifest {
 
   /** Rewrites the image of every container and init container. */
   mapImages(fn: (image: string) => string): void {
-    for (const o of this.objects()) for (const c of o.podContainers()) c.set('image', fn(String(c.get('image'))));
+    for (const o of this.objects())
+      for (const c of o.podContainers()) {
+        const image = String(c.get('image'));
+        const mapped = fn(image);
+        if (mapped === image) continue;
+        c.set('image', mapped);
+        touched.add(o.doc);
+      }
   }
 
   images(): string[] {
@@ -61,7 +77,13 @@ export class Manifest {
   }
 
   toString(): string {
-    return this.docs.map((d) => d.toString({ lineWidth: 0 })).join('---\n');
+    return this.docs
+      .map((d) => {
+        // the separator is ours to write: drop the `---` a parsed document carries
+        const own = (touched.has(d) || !d.range ? d.toString({ lineWidth: 0 }) : this.text.slice(d.range[0], d.range[2])).replace(/^---[ \t]*\n/, '');
+        return own.endsWith('\n') ? own : `${own}\n`;
+      })
+      .join('---\n');
   }
 }
 
@@ -87,14 +109,21 @@ export class ManifestObject {
     return this.doc.getIn(path);
   }
 
+  /** Marks the object as changed (serialized anew instead of copied from the template). */
+  touch(): void {
+    touched.add(this.doc);
+  }
+
   /** Replaces a value that the template must already have. */
   replace(path: Path, value: unknown): void {
     if (!this.doc.hasIn(path)) this.drift(`no ${path.join('.')}`);
+    this.touch();
     this.doc.setIn(path, this.doc.createNode(value));
   }
 
   /** Sets a value, creating the path as needed (for fields upstream leaves at their defaults). */
   set(path: Path, value: unknown): void {
+    this.touch();
     this.doc.setIn(path, this.doc.createNode(value));
   }
 
@@ -109,6 +138,7 @@ export class ManifestObject {
       return this.drift(`${path.join('.')} is not JSON (${(e as Error).message})`);
     }
     const next = edit(json) ?? json;
+    this.touch();
     this.doc.setIn(path, this.doc.createNode(`${JSON.stringify(next, null, 2)}\n`));
   }
 
@@ -140,6 +170,7 @@ export class ManifestObject {
   requireNodeMatch(expression: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }): void {
     const termsPath = [...this.podSpecPath(), 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'];
     const terms = this.doc.getIn(termsPath);
+    this.touch();
     if (!isSeq(terms) || terms.items.length === 0) {
       this.set(termsPath, [{ matchExpressions: [expression] }]);
       return;
@@ -156,11 +187,13 @@ export class ManifestObject {
   append(path: Path, item: unknown): void {
     const seq = this.doc.getIn(path);
     if (!isSeq(seq)) this.drift(`no list at ${path.join('.')}`);
+    this.touch();
     seq.add(this.doc.createNode(item));
   }
 
-  /** Create node for a plain value (so strings that look like numbers stay strings). */
+  /** A node for a plain value (strings that look like numbers stay strings); the object counts as changed. */
   node(value: unknown): unknown {
+    this.touch();
     return this.doc.createNode(value);
   }
 

@@ -105,6 +105,9 @@ export class HostApplier implements EffectApplier {
       case 'all':
         for (const p of probe.probes) if (!(await this.probe(p))) return false;
         return true;
+      default:
+        if (!this.o.next) throw new EffectFailure(`no adapter answers ${probe.kind} probes here`);
+        return this.o.next.probe(probe);
     }
   }
 }

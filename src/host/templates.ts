@@ -1,9 +1,22 @@
-/** Reads knit's manifest templates from the package's templates/ folder (beside dist/). */
-import { readFileSync } from 'node:fs';
+/** Reads knit's manifest templates from the package's templates/ folder. */
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import type { TemplateReader } from '../cni/types.js';
 
-/** templates/ of this package: two levels up from dist/host/ (and from src/host/ under vitest). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+/**
+ * templates/ beside dist/: one level up from the bundle's chunks in dist/chunks/… is dist/, so look
+ * for it from here upward (src/host/ under vitest, dist/ or dist/chunks/ when built).
+ */
+function findTemplatesDir(): string {
+  for (const up of ['../templates/', '../../templates/', '../../../templates/']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(`${dir}SOURCES.md`)) return dir;
+  }
+  throw new Error(`knit's templates/ folder is missing next to ${fileURLToPath(import.meta.url)}`);
+}
 
-export const readTemplate: TemplateReader = (path) => readFileSync(`${TEMPLATES_DIR}${path}`, 'utf8');
+let dir: string | undefined;
+export const templatesDir = (): string => (dir ??= findTemplatesDir());
+
+export const readTemplate: TemplateReader = (path) => readFileSync(`${templatesDir()}${path}`, 'utf8');

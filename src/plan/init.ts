@@ -78,6 +78,7 @@ export const cniSteps = ({ cni }: { cni: RenderedCni }): Step[] =>
   cni.applies.map((a) => ({
     id: a.crds.length > 0 ? 'cni/crds' : 'cni/apply',
     title: a.crds.length > 0 ? `Install the CNI's CustomResourceDefinitions (${a.crds.length})` : `Apply the CNI: ${cni.title}, pod MTU ${cni.mtu}`,
+    doneWhen: { kind: 'kube-in-sync' as const, name: a.name, yaml: a.yaml },
     effects: [
       { kind: 'kube-apply' as const, name: a.name, yaml: a.yaml },
       ...(a.crds.length > 0 ? [{ kind: 'wait' as const, target: { kind: 'crds-established' as const, names: a.crds }, timeoutS: 60 }] : []),

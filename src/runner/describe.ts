@@ -65,7 +65,9 @@ export const describeProbe = (p: Probe): string =>
       ? `\`${formatArgv(p.argv)}\` succeeds`
       : p.kind === 'apiserver-ready'
         ? `the API server of ${p.kubeconfig} is ready`
-        : p.probes.map(describeProbe).join(' and ');
+        : p.kind === 'kube-in-sync'
+          ? `the cluster holds ${p.name} as rendered (kubectl diff --server-side)`
+          : p.probes.map(describeProbe).join(' and ');
 
 /** The plan as text: numbered steps, each effect on its own line. Used by --dry-run and plan.txt. */
 export function formatPlan(title: string, steps: readonly Step[], skip: ReadonlySet<string> = new Set()): string {

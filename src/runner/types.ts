@@ -42,6 +42,8 @@ export type Probe =
   | { kind: 'exec-ok'; argv: Argv }
   /** The API server behind this kubeconfig (a host path) answers /readyz. */
   | { kind: 'apiserver-ready'; kubeconfig: string }
+  /** The cluster already holds these objects as written (`kubectl diff --server-side` finds nothing). */
+  | { kind: 'kube-in-sync'; name: string; yaml: string }
   /** Every probe holds (asked in order; stops at the first that does not). */
   | { kind: 'all'; probes: Probe[] };
 

@@ -3,7 +3,7 @@
  * the file and supplies host facts (the hostname) so that this stays testable without I/O.
  */
 import { parseDocument, stringify } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { UsageError } from '../errors.js';
 import { isIPv4 } from './net.js';
 import { specSchema, type Spec } from './schema.js';

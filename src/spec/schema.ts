@@ -3,7 +3,7 @@
  * flags all produce, and every command consumes. Parsing applies defaults and the cross-field rules,
  * so a `Spec` in hand is always valid.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
 import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
 
@@ -105,7 +105,7 @@ export const nodeSchema = z
     /** Nodes with the same vpc label reach each other privately; unlabelled nodes are grouped by /24. */
     vpc: z.string().min(1).optional(),
     /** Hybrid clusters: a node outside Alibaba Cloud, which runs network.hybrid.externalPlugin instead of Terway. */
-    external: z.boolean().default(false),
+    external: z.boolean().optional(),
   })
   .strict();
 

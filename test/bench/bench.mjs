@@ -27,11 +27,10 @@ const baseline = wall(['node', '-e', '0']);
 const ratio = (name, ms, target) => rows.push({ name, ms, ratio: ms / baseline, target });
 
 ratio('knit --help', wall(['node', knit, '--help']), 1.5);
-ratio(
-  'knit render (full bundle, cross-VPC flannel case)',
-  wall(['node', knit, 'render', '--config', fileURLToPath(new URL('../cases/cross-vpc-flannel.yaml', import.meta.url))]),
-  2.5,
-);
+const caseFile = (name) => fileURLToPath(new URL(`../cases/${name}.yaml`, import.meta.url));
+// one full bundle per CNI: kubeadm configs, cni.yaml, NAT rules, plan.txt
+for (const c of ['cross-vpc-flannel', 'calico-bgp-rr', 'terway-eni-policy'])
+  ratio(`knit render (full bundle, ${c})`, wall(['node', knit, 'render', '--config', caseFile(c)]), 2.5);
 
 // Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, unit? } (absolute).
 const here = new URL('.', import.meta.url);
