@@ -193,7 +193,7 @@ describe('images', () => {
     expect(rewriteImage('docker.io/calico/node:v3.30.7', { mirror: 'cn' })).toBe('m.daocloud.io/docker.io/calico/node:v3.30.7');
     const keep = 'registry-cn-hangzhou.ack.aliyuncs.com/acs/terway:v1.16.7';
     expect(rewriteImage(keep, { mirror: 'cn' })).toBe(keep);
-    expect(render({ plugin: 'flannel' }, { mirror: 'cn' }).images).toEqual([
+    expect(render({ plugin: 'flannel' }, { mirror: 'cn' }).images()).toEqual([
       'm.daocloud.io/ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3',
       'm.daocloud.io/ghcr.io/flannel-io/flannel:v0.28.9',
     ]);
@@ -201,7 +201,7 @@ describe('images', () => {
 
   it('a private registry replaces the host and keeps the upstream path, for the CNI and for kubeadm', () => {
     const r = render({ plugin: 'calico' }, { imageRegistry: 'registry.example.com:5000/mirror' });
-    expect(r.images.sort()).toEqual(['registry.example.com:5000/mirror/calico/cni:v3.30.7', 'registry.example.com:5000/mirror/calico/kube-controllers:v3.30.7', 'registry.example.com:5000/mirror/calico/node:v3.30.7']);
+    expect(r.images().sort()).toEqual(['registry.example.com:5000/mirror/calico/cni:v3.30.7', 'registry.example.com:5000/mirror/calico/kube-controllers:v3.30.7', 'registry.example.com:5000/mirror/calico/node:v3.30.7']);
     expect(spec({ plugin: 'calico' }, { imageRegistry: 'registry.example.com:5000/mirror' }).kubernetes.imageRepository).toBe('registry.example.com:5000/mirror');
   });
 });

@@ -30,7 +30,8 @@ export interface RenderedCni {
   applies: CniApply[];
   needs: DatapathNeed[];
   rollouts: Rollout[];
-  images: string[];
+  /** Every container image the manifests pull (parses the workloads; not needed to apply). */
+  images(): string[];
 }
 
 const explicitMtu = (spec: Spec, name: CniName): number | undefined =>
@@ -74,25 +75,27 @@ export function renderCni(ctx: CniRenderContext): RenderedCni {
   const applies: CniApply[] = [];
   const rollouts: Rollout[] = [];
   const titles: string[] = [];
-  const images = new Set<string>();
+  const manifests: Manifest[] = [];
   let overlayMtu = ctx.hostMtu;
   for (const { def, side } of pluginsOf(spec)) {
     const mtu = podMtu(spec, def.name, ctx.hostMtu);
     if (def.encapsulationOverhead(spec) > 0 || side !== 'cloud') overlayMtu = mtu;
-    const manifests = def.render(ctx, mtu);
-    const cidr = def.podCidrOf(manifests);
+    const rendered = def.render(ctx, mtu);
+    const cidr = def.podCidrOf(rendered);
     if (cidr !== undefined && cidr !== spec.kubernetes.podSubnet)
       throw new Error(`${def.name} would hand out ${cidr}, but kubeadm's podSubnet is ${spec.kubernetes.podSubnet}`);
-    for (const m of manifests) {
-      m.mapImages((image) => rewriteImage(image, { mirror: spec.mirror, registry: spec.imageRegistry }));
-      for (const image of m.images()) images.add(image);
-      if (side) for (const o of m.objects()) if (o.get(['kind']) === 'DaemonSet') keepOnSide(o, side);
+    const source = { mirror: spec.mirror, registry: spec.imageRegistry };
+    for (const m of rendered) {
+      if (source.mirror !== 'none' || source.registry !== undefined) m.mapImages((image) => rewriteImage(image, source));
+      manifests.push(m);
+      if (side) for (const o of m.objects('DaemonSet')) keepOnSide(o, side);
       applies.push(toApply(def.name, m));
     }
     rollouts.push(...def.rollouts(spec));
     titles.push(side === 'external' ? `${def.describe(spec)} on external nodes` : def.describe(spec));
   }
-  return { title: titles.join(' + '), mtu: overlayMtu, applies: mergeApplies(applies), needs: cniNeeds(spec), rollouts, images: [...images] };
+  const images = () => [...new Set(manifests.flatMap((m) => m.images()))];
+  return { title: titles.join(' + '), mtu: overlayMtu, applies: mergeApplies(applies), needs: cniNeeds(spec), rollouts, images };
 }
 
 function keepOnSide(ds: ReturnType<Manifest['objects']>[number], side: 'cloud' | 'external'): void {
@@ -100,7 +103,7 @@ function keepOnSide(ds: ReturnType<Manifest['objects']>[number], side: 'cloud' |
 }
 
 function toApply(plugin: string, m: Manifest): CniApply {
-  const crds = m.objects().filter((o) => o.get(['kind']) === 'CustomResourceDefinition').map((o) => String(o.get(['metadata', 'name'])));
+  const crds = m.ids().filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.name);
   return { name: crds.length > 0 ? `${plugin}-crds` : plugin, yaml: m.toString(), crds };
 }
 

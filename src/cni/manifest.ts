@@ -3,7 +3,7 @@
  * what it changes (an object by kind and name, a container, an env var, a JSON key); a selector that
  * matches nothing throws TemplateDriftError, so a template upgrade breaks a test, not a cluster.
  */
-import { Document, isMap, isScalar, isSeq, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 
 export class TemplateDriftError extends Error {
   constructor(source: string, what: string) {
@@ -20,68 +20,107 @@ type Path = readonly (string | number)[];
  */
 const touched = new WeakSet<Document>();
 
-/** One parsed template: its documents, and where they came from (for drift messages). */
+/**
+ * One document of a manifest. Template documents are parsed only when a patch asks for them (a
+ * release manifest has many objects knit never changes); kind and name come from the document's
+ * top-level lines until then, and are checked against the parse.
+ */
+interface Entry {
+  kind: string;
+  name: string;
+  text?: string;
+  doc?: Document;
+}
+
+/** A YAML document marker is `---` at column 0; inside block scalars every line is indented. */
+const DOC_MARKER = /^---[ \t]*(?:\n|$)/m;
+const headerOf = (text: string): { kind: string; name: string } => ({
+  kind: /^kind:[ \t]*["']?([\w.-]+)/m.exec(text)?.[1] ?? '',
+  name: /^metadata:[ \t]*\n(?:(?:[ \t]+.*|[ \t]*#.*)?\n)*?[ \t]+name:[ \t]*["']?([^\s"'#]+)/m.exec(text)?.[1] ?? '',
+});
+const isBlank = (text: string): boolean => text.split('\n').every((l) => /^\s*(#.*)?$/.test(l));
+
+/** One template (or set of objects knit builds): its documents, and where they came from (for drift messages). */
 export class Manifest {
   private constructor(
     readonly source: string,
-    readonly docs: Document[],
-    private readonly text = '',
+    private readonly entries: Entry[],
   ) {}
 
   static parse(text: string, source: string): Manifest {
-    const docs = parseAllDocuments(text);
-    if (!Array.isArray(docs)) return new Manifest(source, []); // an empty stream
-    const bad = docs.find((d) => d.errors.length > 0);
-    if (bad) throw new TemplateDriftError(source, `does not parse: ${bad.errors[0]!.message.split('\n')[0]}`);
-    return new Manifest(source, docs.filter((d) => d.contents !== null), text);
+    // the file's leading comment is about the template, not the objects: it stays behind
+    const entries = text
+      .replace(/^(?:[ \t]*(?:#.*)?\n)+/, '')
+      .split(DOC_MARKER)
+      .filter((chunk) => !isBlank(chunk))
+      .map((chunk) => ({ ...headerOf(chunk), text: chunk.endsWith('\n') ? chunk : `${chunk}\n` }));
+    return new Manifest(source, entries);
   }
 
   /** Objects knit builds itself (CRDs, Calico BGP resources, Secrets), as a manifest. */
-  static fromObjects(objects: object[], source: string): Manifest {
-    const docs = objects.map((o) => new Document(o));
-    for (const d of docs) touched.add(d);
-    return new Manifest(source, docs);
+  static fromObjects(objects: { kind: string; metadata: { name: string } }[], source: string): Manifest {
+    return new Manifest(
+      source,
+      objects.map((o) => {
+        const doc = new Document(o);
+        touched.add(doc);
+        return { kind: o.kind, name: o.metadata.name, doc };
+      }),
+    );
+  }
+
+  private docOf(e: Entry): Document {
+    if (e.doc) return e.doc;
+    const doc = parseDocument(e.text!);
+    if (doc.errors.length > 0) throw new TemplateDriftError(this.source, `${e.kind} ${e.name} does not parse: ${doc.errors[0]!.message.split('\n')[0]}`);
+    if (doc.get('kind') !== e.kind || doc.getIn(['metadata', 'name']) !== e.name)
+      throw new TemplateDriftError(this.source, `cannot tell kind and name of the document that starts ${JSON.stringify(e.text!.slice(0, 40))}`);
+    return (e.doc = doc);
+  }
+
+  private wrap(e: Entry): ManifestObject {
+    return new ManifestObject(this.source, this.docOf(e), `${e.kind} ${e.name}`);
   }
 
   /** The object of this kind and name; throws when the template has none. */
   object(kind: string, name: string): ManifestObject {
-    const doc = this.docs.find((d) => d.get('kind') === kind && d.getIn(['metadata', 'name']) === name);
-    if (!doc) throw new TemplateDriftError(this.source, `no ${kind} ${name}`);
-    return new ManifestObject(this.source, doc, `${kind} ${name}`);
+    const e = this.entries.find((x) => x.kind === kind && x.name === name);
+    if (!e) throw new TemplateDriftError(this.source, `no ${kind} ${name}`);
+    return this.wrap(e);
   }
 
-  objects(): ManifestObject[] {
-    return this.docs.map((d) => new ManifestObject(this.source, d, `${String(d.get('kind'))} ${String(d.getIn(['metadata', 'name']))}`));
+  /** Every object (all parsed), or those of the given kinds (only they are parsed). */
+  objects(...kinds: string[]): ManifestObject[] {
+    return this.entries.filter((e) => kinds.length === 0 || kinds.includes(e.kind)).map((e) => this.wrap(e));
   }
 
-  /** Removes an object (e.g. a ServiceAccount a mode does not use); throws when it is not there. */
-  remove(kind: string, name: string): void {
-    const doc = this.object(kind, name).doc;
-    this.docs.splice(this.docs.indexOf(doc), 1);
+  /** Kind and name of every object, without parsing. */
+  ids(): { kind: string; name: string }[] {
+    return this.entries.map(({ kind, name }) => ({ kind, name }));
   }
 
   /** Rewrites the image of every container and init container. */
   mapImages(fn: (image: string) => string): void {
-    for (const o of this.objects())
+    for (const o of this.objects(...WORKLOADS))
       for (const c of o.podContainers()) {
         const image = String(c.get('image'));
         const mapped = fn(image);
         if (mapped === image) continue;
         c.set('image', mapped);
-        touched.add(o.doc);
+        o.touch();
       }
   }
 
   images(): string[] {
-    return [...new Set(this.objects().flatMap((o) => o.podContainers().map((c) => String(c.get('image')))))];
+    return [...new Set(this.objects(...WORKLOADS).flatMap((o) => o.podContainers().map((c) => String(c.get('image')))))];
   }
 
   toString(): string {
-    return this.docs
-      .map((d) => {
+    return this.entries
+      .map((e) => {
         // the separator is ours to write: drop the `---` a parsed document carries
-        const own = (touched.has(d) || !d.range ? d.toString({ lineWidth: 0 }) : this.text.slice(d.range[0], d.range[2])).replace(/^---[ \t]*\n/, '');
-        return own.endsWith('\n') ? own : `${own}\n`;
+        const text = e.doc && (touched.has(e.doc) || e.text === undefined) ? e.doc.toString({ lineWidth: 0 }) : e.text!;
+        return text.replace(/^---[ \t]*\n/, '');
       })
       .join('---\n');
   }
@@ -93,6 +132,7 @@ const POD_SPEC: Record<string, Path> = {
   StatefulSet: ['spec', 'template', 'spec'],
   Pod: ['spec'],
 };
+const WORKLOADS = Object.keys(POD_SPEC);
 
 export class ManifestObject {
   constructor(

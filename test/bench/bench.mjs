@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: speed and scale as ratios against a baseline measured on the same machine in the
- * same run, so the figures mean the same on a fast laptop and a slow CI box. Needs `npm run build`.
+ * same run, so the figures mean the same on a fast laptop and a slow CI box. `npm run bench` builds first; the area benchmarks import the compiled modules from dist/lib/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

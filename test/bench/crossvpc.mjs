@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { renderCrossVpcRules } from '../../dist/crossvpc/rules.js';
-import { createExec } from '../../dist/host/exec.js';
-import { iptablesRestoreArgv, readCrossVpcState } from '../../dist/host/iptables.js';
-import { specSchema } from '../../dist/spec/schema.js';
+import { renderCrossVpcRules } from '../../dist/lib/crossvpc/rules.js';
+import { createExec } from '../../dist/lib/host/exec.js';
+import { iptablesRestoreArgv, readCrossVpcState } from '../../dist/lib/host/iptables.js';
+import { specSchema } from '../../dist/lib/spec/schema.js';
 
 const PEERS = 1000;
 

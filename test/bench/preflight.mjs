@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 const RUNS = 5;
 
 export async function benchPreflight() {
-  const { createContext } = await import('../../dist/commands/context.js');
-  const { inspectHost, preflightTarget } = await import('../../dist/commands/preflight.js');
+  const { createContext } = await import('../../dist/lib/commands/context.js');
+  const { inspectHost, preflightTarget } = await import('../../dist/lib/commands/preflight.js');
   const ctx = createContext({});
   const target = await preflightTarget({}, ctx);
   const samples = [];

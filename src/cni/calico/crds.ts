@@ -11,9 +11,7 @@ export interface CrdRow {
   group: string;
   version: string;
   kind: string;
-  listKind: string;
   plural: string;
-  singular: string;
   scope: 'Cluster' | 'Namespaced';
   shortNames?: string[];
   statusSubresource?: boolean;
@@ -21,7 +19,7 @@ export interface CrdRow {
 }
 
 const isRow = (r: unknown): r is CrdRow =>
-  typeof r === 'object' && r !== null && ['group', 'version', 'kind', 'listKind', 'plural', 'singular', 'scope'].every((k) => typeof (r as Record<string, unknown>)[k] === 'string');
+  typeof r === 'object' && r !== null && ['group', 'version', 'kind', 'plural', 'scope'].every((k) => typeof (r as Record<string, unknown>)[k] === 'string');
 
 export function crdManifest(tableText: string, source: string, include: (row: CrdRow) => boolean = () => true): Manifest {
   const table = parse(tableText) as { crds?: unknown[] } | null;
@@ -38,7 +36,13 @@ export function crdManifest(tableText: string, source: string, include: (row: Cr
       metadata: { name: `${row.plural}.${row.group}`, ...(row.annotations ? { annotations: row.annotations } : {}) },
       spec: {
         group: row.group,
-        names: { kind: row.kind, listKind: row.listKind, plural: row.plural, singular: row.singular, ...(row.shortNames ? { shortNames: row.shortNames } : {}) },
+        names: {
+          kind: row.kind,
+          listKind: `${row.kind}List`,
+          plural: row.plural,
+          singular: row.kind.toLowerCase(),
+          ...(row.shortNames ? { shortNames: row.shortNames } : {}),
+        },
         scope: row.scope,
         versions: [
           {

@@ -26,7 +26,7 @@ export const ROUTE_REFLECTOR_LABEL = 'route-reflector';
 const peerName = (ip: string): string => `knit-peer-${ip.replaceAll('.', '-')}`;
 
 /** BGPConfiguration and BGPPeers (for the BIRD modes): AS number, mesh, route reflectors, external peers. */
-function bgpResources(spec: Spec): object[] {
+function bgpResources(spec: Spec): { kind: string; metadata: { name: string } }[] {
   const c = spec.network.calico;
   const calico = (kind: string, name: string, body: object) => ({ apiVersion: 'crd.projectcalico.org/v1', kind, metadata: { name }, spec: body });
   return [
@@ -72,10 +72,9 @@ export const calico: CniPluginDef = {
     return [crds, m, Manifest.fromObjects(bgpResources(spec), 'knit: Calico BGP resources')];
   },
   podCidrOf(manifests) {
-    for (const m of manifests) {
-      const ds = m.docs.find((d) => d.get('kind') === 'DaemonSet' && d.getIn(['metadata', 'name']) === 'calico-node');
-      if (ds) return m.object('DaemonSet', 'calico-node').container('calico-node').env('CALICO_IPV4POOL_CIDR');
-    }
+    for (const m of manifests)
+      if (m.ids().some((o) => o.kind === 'DaemonSet' && o.name === 'calico-node'))
+        return m.object('DaemonSet', 'calico-node').container('calico-node').env('CALICO_IPV4POOL_CIDR');
     return undefined;
   },
   rollouts: () => [

@@ -61,7 +61,8 @@ export const flannel: CniPluginDef = {
   },
   podCidrOf(manifests) {
     for (const m of manifests) {
-      const text = m.docs.find((d) => d.get('kind') === 'ConfigMap' && d.getIn(['metadata', 'name']) === CONFIG_MAP)?.getIn(['data', 'net-conf.json']);
+      if (!m.ids().some((o) => o.kind === 'ConfigMap' && o.name === CONFIG_MAP)) continue;
+      const text = m.object('ConfigMap', CONFIG_MAP).get(['data', 'net-conf.json']);
       if (typeof text === 'string') return (JSON.parse(text) as NetConf).Network;
     }
     return undefined;
