@@ -246,7 +246,7 @@ describe('knit render with an AccessKey (the real binary)', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
     }
-    expect(runs[0]!.stdout).toContain('access-key-secret:');
+    expect(runs[0]!.stdout).toContain('"access-key-secret": "');
     const cni = await readFile(join(dir, 'out', 'cni.yaml'), 'utf8');
     expect(cni).toContain(SECRET);
     expect((await stat(join(dir, 'out', 'cni.yaml'))).mode & 0o777).toBe(0o600);

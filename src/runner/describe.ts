@@ -20,8 +20,8 @@ const describeWait = (t: WaitTarget): string => {
   }
 };
 
-/** Top-level objects of a multi-document manifest (each has a `kind:` at column 0). */
-export const countObjects = (yaml: string): number => yaml.match(/^kind:/gm)?.length ?? 0;
+/** Documents of a multi-document manifest (YAML or JSON ones), separated by `---` lines. */
+export const countObjects = (yaml: string): number => yaml.split(/^---[ \t]*$/m).filter((d) => /\S/.test(d.replace(/^\s*#.*$/gm, ''))).length;
 
 const countLines = (s: string): number => s.split('\n').filter((l) => l.trim() !== '').length;
 
