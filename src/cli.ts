@@ -42,14 +42,15 @@ export function buildProgram(): Command {
   addSpecOptions(
     program
       .command('render')
-      .description('render the kubeadm configuration and the rest of the bundle, offline, without root')
-      .option('--out <dir>', 'write the bundle files into DIR instead of printing them'),
+      .description('render the bundle (kubeadm configs, cni.yaml, NAT rules, plan.txt), offline, without root')
+      .option('--out <dir>', 'write the bundle files into DIR instead of printing them')
+      .option('--validate', 'also check every object of cni.yaml against the Kubernetes API schemas'),
   ).action(action(async () => (await import('./commands/render.js')).run as Action));
 
   addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
     program
       .command('init')
-      .description('initialize a control plane: preflight, kubeadm init, kubeconfig, cross-VPC, wait Ready (CNI manifests: not yet)')
+      .description('initialize a control plane: preflight, kubeadm init, kubeconfig, cross-VPC, CNI, wait Ready')
       .option('-y, --yes', 'never prompt (for scripts and CI)')
       .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
   )))).action(action(async () => (await import('./commands/init.js')).run as Action));

@@ -257,3 +257,21 @@ describe('knit render with an AccessKey (the real binary)', () => {
     expect(missing.stderr).toContain('network.terway.credentials: access-key needs ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET');
   });
 });
+
+describe('schema validation (knit render --validate, and init before it applies)', () => {
+  it('passes every rendered object and names the object and field of a broken one', async () => {
+    const { validateManifest } = await import('../src/cni/validate.js');
+    const r = render({ plugin: 'calico', calico: { mode: 'bgp', peers: [{ ip: '10.0.0.1', asNumber: 64500 }] } });
+    expect(await validateManifest(r.applies.map((a) => a.yaml).join('---\n'))).toEqual([]);
+    // the last probe of the manifest is calico-kube-controllers' readiness probe
+    const yaml = r.applies[1]!.yaml;
+    const at = yaml.lastIndexOf('periodSeconds: 10');
+    const broken = `${yaml.slice(0, at)}periodSeconds: "ten"${yaml.slice(at + 'periodSeconds: 10'.length)}`;
+    expect(broken).not.toBe(yaml);
+    const problems = await validateManifest(broken);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.object).toBe('Deployment calico-kube-controllers');
+    expect(problems[0]!.message).toMatch(/periodSeconds must be integer/);
+    expect(await validateManifest('apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\n')).toEqual([{ object: 'Widget w', message: 'knit has no schema for example.com/v1/Widget' }]);
+  });
+});

@@ -5,7 +5,7 @@
 import { renderCni, type RenderedCni } from '../cni/index.js';
 import type { AccessKey } from '../cni/types.js';
 import { CNI } from '../defaults.js';
-import { CloudError } from '../errors.js';
+import { CloudError, StepError } from '../errors.js';
 import { readTemplate } from '../host/templates.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { registerSecret } from '../ui/redact.js';
@@ -35,6 +35,14 @@ export async function hostMtu(ctx: CommandContext, node: NodeSpec): Promise<numb
   } catch {
     return CNI.offlineHostMtu;
   }
+}
+
+/** Refuses a CNI manifest that a Kubernetes API schema would reject, naming each object and why. */
+export async function assertValidCni(yaml: string): Promise<void> {
+  const { validateManifest } = await import('../cni/validate.js');
+  const problems = await validateManifest(yaml);
+  if (problems.length > 0)
+    throw new StepError('cni/validate', `the rendered CNI manifest fails schema validation (${problems.length} object${problems.length === 1 ? '' : 's'})`, problems.map((p) => `${p.object}: ${p.message}`));
 }
 
 export const renderCniFor = (spec: Spec, ctx: CommandContext, mtu: number): RenderedCni =>

@@ -5,7 +5,8 @@ import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubea
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
-import { hostMtu, renderCniFor } from './cni-source.js';
+import { cniYaml } from '../cni/index.js';
+import { assertValidCni, hostMtu, renderCniFor } from './cni-source.js';
 import { hostCrossVpcFacts, withDetectedPublicIp } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
@@ -27,6 +28,8 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const node = spec.nodes.find((n) => n.name === localNode)!;
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
   const cni = renderCniFor(spec, ctx, await hostMtu(ctx, node));
+  // a manifest the apiserver would refuse is found before kubeadm init, not halfway through the plan
+  await assertValidCni(cniYaml(cni));
   const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx), cni };
   const results = await executePlan(ctx, {
     title: initPlanTitle(plan),

@@ -3,18 +3,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readTemplate } from '../host/templates.js';
 import { renderBundle } from '../render/bundle.js';
-import { terwayAccessKey } from './cni-source.js';
+import { BUNDLE } from '../defaults.js';
+import { assertValidCni, terwayAccessKey } from './cni-source.js';
 import type { CommandContext } from './context.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
 export interface RenderOptions extends SpecOptions {
   out?: string;
+  validate?: boolean;
 }
 
 export async function run(opts: RenderOptions, ctx: CommandContext): Promise<number> {
   const { spec, localNode } = await specFromOptions(opts, ctx);
   const bundle = renderBundle(spec, localNode, { template: readTemplate, home: ctx.env.HOME, accessKey: terwayAccessKey(spec, ctx.env) });
+  if (opts.validate) await assertValidCni(bundle[BUNDLE.cni]!);
   if (opts.out === undefined) {
     if (ctx.out.format === 'json') ctx.out.json({ files: bundle });
     else for (const [name, content] of Object.entries(bundle)) ctx.out.raw(`# ==> ${name} <==\n${content}`);
