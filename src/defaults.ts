@@ -82,6 +82,9 @@ export const CNI = {
   rolloutTimeoutS: 300,
   /** Node label that marks nodes outside Alibaba Cloud in a hybrid cluster (Terway stays off them). */
   externalNodeLabel: 'alibabacloud.com/external',
+  /** Calico route reflectors: the annotation that makes a node one, and the cluster ID they share. */
+  calicoRouteReflectorAnnotation: 'projectcalico.org/RouteReflectorClusterID',
+  calicoRouteReflectorClusterId: '244.0.0.1',
   /** Node label that gives a node exclusive ENIs (one ENI per pod) under Terway. */
   terwayExclusiveEniLabel: 'k8s.aliyun.com/exclusive-mode-eni-type',
 } as const;

@@ -53,12 +53,21 @@ export function pluginsOf(spec: Spec): { def: CniPluginDef; side?: 'cloud' | 'ex
 export function cniNodeLabels(spec: Spec, node: NodeSpec): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const { def, side } of pluginsOf(spec)) {
-    if (side === 'cloud' && node.external) continue;
-    if (side === 'external' && !node.external) continue;
+    if ((side === 'cloud' && node.external) || (side === 'external' && !node.external)) continue;
     Object.assign(labels, def.nodeLabels(spec, node));
   }
   if (node.external) labels[CNI.externalNodeLabel] = 'true';
   return labels;
+}
+
+/** Annotations the node needs once registered (init and join set them with kube-annotate). */
+export function cniNodeAnnotations(spec: Spec, node: NodeSpec): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const { def, side } of pluginsOf(spec)) {
+    if ((side === 'cloud' && node.external) || (side === 'external' && !node.external)) continue;
+    Object.assign(annotations, def.nodeAnnotations(spec, node));
+  }
+  return annotations;
 }
 
 export function cniNeeds(spec: Spec): DatapathNeed[] {

@@ -53,4 +53,6 @@ export interface CniPluginDef {
   rollouts(spec: Spec): Rollout[];
   /** Labels a node needs for this plugin (e.g. Terway's exclusive-ENI label), set through the kubelet. */
   nodeLabels(spec: Spec, node: NodeSpec): Record<string, string>;
+  /** Annotations a node needs once registered (the kubelet cannot set them): set by init/join. */
+  nodeAnnotations(spec: Spec, node: NodeSpec): Record<string, string>;
 }

@@ -2,7 +2,7 @@
  * `knit init` as kubeadm-style phases: an ordered list of named steps, each skippable. Pure: the spec
  * in, the steps (with their effects as data) out.
  */
-import { formatNeed, type RenderedCni } from '../cni/index.js';
+import { cniNodeAnnotations, formatNeed, type RenderedCni } from '../cni/index.js';
 import { planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
 import { NO_STATE } from '../crossvpc/state.js';
 import { CNI, PATHS } from '../defaults.js';
@@ -88,6 +88,13 @@ export const cniSteps = ({ cni }: { cni: RenderedCni }): Step[] =>
       : {}),
   }));
 
+/** Annotations the CNI needs on this node (e.g. a Calico route reflector's cluster ID); none: no step. */
+export const cniAnnotateStep = ({ spec, node }: { spec: Spec; node: NodeSpec }): Step[] => {
+  const annotations = cniNodeAnnotations(spec, node);
+  if (Object.keys(annotations).length === 0) return [];
+  return [{ id: 'cni/annotate', title: `Annotate node ${node.name} for the CNI`, effects: [{ kind: 'kube-annotate', node: node.name, annotations }] }];
+};
+
 /** After the node is Ready: the CNI's workloads have rolled out (kube-controllers needs a Ready node). */
 export const cniRolloutStep = ({ cni }: { cni: RenderedCni }): Step => ({
   id: 'cni/rollout',
@@ -106,6 +113,7 @@ export const planInit = (ctx: InitContext): Step[] => [
   kubeconfigStep(ctx),
   ...crossVpcSteps(ctx),
   ...cniSteps(ctx),
+  ...cniAnnotateStep(ctx),
   waitReadyStep(ctx),
   cniRolloutStep(ctx),
 ];

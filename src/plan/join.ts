@@ -3,7 +3,7 @@ import { PATHS } from '../defaults.js';
 import type { CrossVpcFacts } from '../crossvpc/plan.js';
 import { fillJoinConfiguration, renderJoinConfig, type JoinSecrets } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
-import { crossVpcSteps, preflightStep } from './init.js';
+import { cniAnnotateStep, crossVpcSteps, preflightStep } from './init.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 export const KUBEADM_JOIN_CONFIG = `${PATHS.knitConfigDir}/kubeadm-join-config.yaml`;
@@ -31,6 +31,7 @@ export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[]
     effects: [{ kind: 'exec', argv: ['kubeadm', 'join', '--config', KUBEADM_JOIN_CONFIG], logFile: KUBEADM_JOIN_LOG }],
   },
   ...crossVpcSteps({ spec, node, crossVpc }),
+  ...cniAnnotateStep({ spec, node }),
 ];
 
 export const joinPlanTitle = ({ spec, node }: JoinContext): string =>

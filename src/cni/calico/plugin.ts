@@ -83,4 +83,7 @@ export const calico: CniPluginDef = {
   ],
   nodeLabels: (spec, node): Record<string, string> =>
     spec.network.calico.routeReflectors.includes(node.name) ? { [ROUTE_REFLECTOR_LABEL]: 'true' } : {},
+  // a node reflects routes only with a cluster ID (Kubernetes datastore: this annotation on the node)
+  nodeAnnotations: (spec, node): Record<string, string> =>
+    spec.network.calico.routeReflectors.includes(node.name) ? { [CNI.calicoRouteReflectorAnnotation]: CNI.calicoRouteReflectorClusterId } : {},
 };

@@ -69,4 +69,5 @@ export const flannel: CniPluginDef = {
   },
   rollouts: () => [{ kind: 'daemonset', namespace: NAMESPACE, name: DAEMONSET }],
   nodeLabels: () => ({}),
+  nodeAnnotations: () => ({}),
 };

@@ -77,5 +77,6 @@ export const terway: CniPluginDef = {
   },
   podCidrOf: () => undefined,
   rollouts: () => [{ kind: 'daemonset', namespace: NAMESPACE, name: DAEMONSET }],
+  nodeAnnotations: () => ({}),
   nodeLabels: (spec): Record<string, string> => (spec.network.terway.mode === 'eni' ? { [CNI.terwayExclusiveEniLabel]: 'eniOnly' } : {}),
 };
