@@ -97,6 +97,14 @@ export function buildProgram(): Command {
     crossvpcAction('remove'),
   );
 
+  addSpecOptions(
+    program
+      .command('doctor')
+      .description('look for the known traps on this host and in the cluster (leftover CNI config, NAT rules, flannel public IPs, metrics-server, Terway quota) and say how to fix them')
+      .option('--kubeconfig <path>', 'kubeconfig for the cluster checks (default: $KUBECONFIG, admin.conf, kubelet.conf)')
+      .option('--role <role>', 'this node\'s role, when no spec file names it'),
+  ).action(action(async () => (await import('./commands/doctor.js')).run as Action));
+
   program
     .command('verify')
     .description('check a running cluster: nodes Ready, CNI pods, pod-to-pod/service/internet')

@@ -36,7 +36,7 @@ type Options = CrossVpcOptions & SpecOptions & { dryRun?: boolean };
 const OWNER = 'crossvpc';
 
 /** The real path of the first kubeconfig that exists (kubectl runs outside the host root's mapping). */
-async function findKubeconfig(opts: Options, ctx: CommandContext): Promise<string | undefined> {
+export async function findKubeconfig(opts: Options, ctx: CommandContext): Promise<string | undefined> {
   const explicit = opts.kubeconfig ?? ctx.env.KUBECONFIG;
   if (explicit) return explicit;
   for (const p of [PATHS.adminConf, PATHS.kubeletConf]) if (await ctx.files.exists(p)) return ctx.files.path(p);
@@ -44,7 +44,7 @@ async function findKubeconfig(opts: Options, ctx: CommandContext): Promise<strin
 }
 
 /** metrics-server's container args; undefined when it is not installed or the cluster cannot be asked. */
-async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s: string) => void): Promise<MetricsServerFacts | undefined> {
+export async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s: string) => void): Promise<MetricsServerFacts | undefined> {
   const { namespace, name } = METRICS_SERVER;
   const r = await exec(['kubectl', '--kubeconfig', kubeconfig, '--namespace', namespace, 'get', 'deployment', name, '--ignore-not-found', '-o', 'json'])
     .catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message }));

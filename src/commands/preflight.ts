@@ -3,6 +3,7 @@
  * plane), and report. `--fix` remediates failing checks, `--fix all` warnings too, as a plan whose file
  * changes are backed up under the owner `preflight`; `--undo` restores those files and live sysctls.
  */
+import type { Spec } from '../spec/schema.js';
 import { PreflightError, StepError, UsageError } from '../errors.js';
 import { HostApplier } from '../host/apply.js';
 import type { Exec } from '../host/exec.js';
@@ -50,6 +51,11 @@ export function parseFixScope(value: boolean | string | undefined): FixScope | u
 
 /** What to check against: the spec's version, runtime, CNI and this node's role, from --config and flags. */
 export async function preflightTarget(opts: SpecOptions, ctx: CommandContext): Promise<PreflightTarget> {
+  return (await hostSpec(opts, ctx)).target;
+}
+
+/** The spec for a command about this host (preflight, doctor): a placeholder node when no file names one. */
+export async function hostSpec(opts: SpecOptions, ctx: CommandContext): Promise<{ spec: Spec; localNode: string; target: PreflightTarget }> {
   // --role overrides the node's role here rather than in the spec: a spec whose only node is a worker
   // is invalid (no control plane), yet checking a worker needs no control plane at all
   const { role, ...specOpts } = opts;
@@ -61,7 +67,7 @@ export async function preflightTarget(opts: SpecOptions, ctx: CommandContext): P
   const { spec, localNode } = await specFromOptions(sources, ctx);
   const node = spec.nodes.find((n) => n.name === localNode)!;
   const nodeName = fromFile ? localNode : opts.nodeName;
-  return { spec, role: role ?? node.role, cni: spec.network.plugin, ...(nodeName !== undefined ? { nodeName } : {}) };
+  return { spec, localNode, target: { spec, role: role ?? node.role, cni: spec.network.plugin, ...(nodeName !== undefined ? { nodeName } : {}) } };
 }
 
 export type HostAccess = Pick<CommandContext, 'files' | 'exec' | 'env' | 'hostname'>;

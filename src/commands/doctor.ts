@@ -1,0 +1,105 @@
+/**
+ * `knit doctor`: reads this host (knit's preflight probes, knit's NAT chains) and, when a kubeconfig
+ * works, the cluster; reports the known traps with their fixes. Changes nothing. Exit 1 on a failure.
+ */
+import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
+import { peersOutsideVpc } from '../crossvpc/peers.js';
+import { diffCrossVpcState } from '../crossvpc/state.js';
+import { CROSSVPC } from '../defaults.js';
+import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
+import { readCrossVpcState } from '../host/iptables.js';
+import type { CommandContext } from './context.js';
+import { findKubeconfig, readMetricsServer } from './crossvpc.js';
+import type { SpecOptions } from './options.js';
+import { hostSpec, inspectHost } from './preflight.js';
+
+export interface DoctorOptions extends SpecOptions {
+  kubeconfig?: string;
+}
+
+interface KubeList<T> {
+  items: T[];
+}
+interface NodeJson {
+  metadata: { name: string; annotations?: Record<string, string> };
+  status?: { conditions?: { type: string; status: string }[]; allocatable?: { pods?: string } };
+}
+interface PodJson {
+  metadata: { name: string; namespace: string; ownerReferences?: { kind: string; name: string }[] };
+  spec: { nodeName?: string; hostNetwork?: boolean };
+  status?: { phase?: string };
+}
+
+/** A ReplicaSet is named after its Deployment plus a hash: report the Deployment. */
+const ownerOf = (p: PodJson): string | undefined => {
+  const o = p.metadata.ownerReferences?.[0];
+  if (!o) return undefined;
+  return o.kind === 'ReplicaSet' ? o.name.replace(/-[a-z0-9]{6,10}$/, '') : o.name;
+};
+
+async function readCluster(ctx: CommandContext, opts: DoctorOptions): Promise<ClusterFacts | { error: string }> {
+  const kubeconfig = await findKubeconfig(opts, ctx);
+  if (!kubeconfig) return { error: 'no kubeconfig ($KUBECONFIG, --kubeconfig, admin.conf or kubelet.conf)' };
+  const get = async <T>(args: string[]): Promise<T> => {
+    const r = await ctx.exec(['kubectl', '--kubeconfig', kubeconfig, '--request-timeout=10s', 'get', ...args, '-o', 'json']);
+    if (r.exitCode !== 0) throw new Error(r.stderr.trim().split('\n')[0] || `kubectl get ${args.join(' ')} exited with ${r.exitCode}`);
+    return JSON.parse(r.stdout) as T;
+  };
+  try {
+    const [nodes, pods, metricsServer] = await Promise.all([
+      get<KubeList<NodeJson>>(['nodes']),
+      get<KubeList<PodJson>>(['pods', '--all-namespaces']),
+      readMetricsServer(ctx.exec, kubeconfig, ctx.out.note),
+    ]);
+    return {
+      nodes: nodes.items.map((n) => ({
+        name: n.metadata.name,
+        ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        annotations: n.metadata.annotations ?? {},
+        allocatablePods: Number(n.status?.allocatable?.pods ?? 0),
+      })),
+      pods: pods.items.map((p): ClusterPod => ({
+        namespace: p.metadata.namespace,
+        name: p.metadata.name,
+        node: p.spec.nodeName,
+        phase: p.status?.phase ?? 'Unknown',
+        hostNetwork: p.spec.hostNetwork === true,
+        owner: ownerOf(p),
+      })),
+      ...(metricsServer ? { metricsServer } : {}),
+    };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+async function readNat(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'node'>): Promise<DoctorFacts['crossVpc']> {
+  try {
+    const live = await readCrossVpcState(ctx.exec);
+    const peers = peersOutsideVpc(facts.spec, facts.node);
+    const saved = await ctx.files.read(CROSSVPC.rulesFile);
+    const rulesFile = saved === undefined ? 'missing' : peers.length > 0 && saved === renderCrossVpcRules(facts.spec, facts.node) ? 'current' : 'outdated';
+    return { drift: diffCrossVpcState(crossVpcRuleSet(peers), live), rulesFile, liveChains: Object.keys(live.chains).length };
+  } catch {
+    return undefined;
+  }
+}
+
+const MARK: Record<Finding['status'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+export async function run(opts: DoctorOptions, ctx: CommandContext): Promise<number> {
+  const { spec, localNode: node, target } = await hostSpec(opts, ctx);
+  const base = { spec, node };
+  const [host, crossVpc, cluster] = await Promise.all([inspectHost(ctx, target), readNat(ctx, base), readCluster(ctx, opts)]);
+  const findings = diagnose({ ...base, host, crossVpc, cluster });
+  const failed = findings.filter((f) => f.status === 'fail');
+  ctx.out.json({ node, cni: spec.network.plugin, findings, failed: failed.length });
+  const width = Math.max(...findings.map((f) => f.id.length));
+  for (const f of findings) {
+    ctx.out.line(`${MARK[f.status]}  ${f.id.padEnd(width)}  ${f.message}`);
+    if (f.fix && f.status !== 'ok') ctx.out.line(`      ${' '.repeat(width)}  fix: ${f.fix}`);
+  }
+  const warned = findings.filter((f) => f.status === 'warn').length;
+  ctx.out.line(`${findings.length} checks: ${failed.length} failed, ${warned} warnings`);
+  return failed.length > 0 ? 1 : 0;
+}
