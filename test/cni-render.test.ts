@@ -275,3 +275,36 @@ describe('schema validation (knit render --validate, and init before it applies)
     expect(await validateManifest('apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\n')).toEqual([{ object: 'Widget w', message: 'knit has no schema for example.com/v1/Widget' }]);
   });
 });
+
+describe('any valid network spec (fast-check)', () => {
+  it('renders manifests that pass schema validation, hand out kubeadm podSubnet and fit the host MTU', async () => {
+    const fc = (await import('fast-check')).default;
+    const { validateManifest } = await import('../src/cni/validate.js');
+    const network = fc.oneof(
+      fc.record({ plugin: fc.constant('flannel' as const), flannel: fc.record({ backend: fc.constantFrom('vxlan', 'host-gw', 'wireguard'), vni: fc.integer({ min: 1, max: 16777215 }), port: fc.integer({ min: 1024, max: 65535 }), directRouting: fc.boolean() }) }),
+      fc.record({
+        plugin: fc.constant('calico' as const),
+        calico: fc.record({ mode: fc.constantFrom('ipip', 'crosssubnet', 'bgp', 'vxlan'), asNumber: fc.integer({ min: 1, max: 4294967295 }), nodeToNodeMesh: fc.boolean(), ipAutodetectionMethod: fc.constantFrom('kubernetes-internal-ip', 'can-reach=10.0.0.1', 'interface=eth0') }),
+      }),
+      fc.record({
+        plugin: fc.constant('terway' as const),
+        terway: fc.record({ mode: fc.constantFrom('eniip', 'eni'), networkPolicy: fc.boolean(), vswitchSelectionPolicy: fc.constantFrom('ordered', 'random'), maxPoolSize: fc.integer({ min: 5, max: 50 }) }),
+        hybrid: fc.option(fc.record({ externalPlugin: fc.constantFrom('flannel', 'calico') }), { nil: undefined }),
+      }),
+    );
+    const extra = fc.record({ mirror: fc.constantFrom('none', 'cn'), registry: fc.option(fc.constantFrom('registry.example.com', 'localhost:5000/k8s'), { nil: undefined }), hostMtu: fc.constantFrom(1500, 1450, 9000) });
+    await fc.assert(
+      fc.asyncProperty(network, extra, async (net, { mirror, registry, hostMtu }) => {
+        const s = spec(net as SpecInput['network'], { mirror: mirror as 'none' | 'cn', ...(registry ? { imageRegistry: registry } : {}) });
+        const r = renderCni({ spec: s, hostMtu, template: readTemplate });
+        const yaml = r.applies.map((a) => a.yaml).join('---\n');
+        expect(await validateManifest(yaml)).toEqual([]);
+        if (registry) expect(r.images().every((i) => i.startsWith(`${registry}/`))).toBe(true);
+        const cidrs = objects(r).flatMap((o) => (o.kind === 'ConfigMap' && o.data?.['net-conf.json'] ? [JSON.parse(o.data['net-conf.json']).Network] : []));
+        for (const c of cidrs) expect(c).toBe(s.kubernetes.podSubnet);
+        expect(r.mtu).toBeLessThanOrEqual(hostMtu);
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+});
