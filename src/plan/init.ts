@@ -19,6 +19,8 @@ export interface InitContext {
   crossVpc?: CrossVpcFacts;
   /** The CNI manifests, rendered beforehand (rendering reads templates). */
   cni: RenderedCni;
+  /** The kubeadm configuration, when the caller rendered it already (render's bundle holds it too). */
+  kubeadmConfig?: string;
 }
 
 export const OFFLINE_CROSSVPC_FACTS: CrossVpcFacts = { backend: 'nft', state: NO_STATE };
@@ -36,10 +38,10 @@ export const preflightStep = (role: NodeSpec['role']): Step => ({
   effects: [{ kind: 'preflight', role }],
 });
 
-export const kubeadmConfigStep = ({ spec, node }: InitContext): Step => ({
+export const kubeadmConfigStep = ({ spec, node, kubeadmConfig }: InitContext): Step => ({
   id: 'kubeadm/config',
   title: 'Write the kubeadm configuration',
-  effects: [{ kind: 'file', path: PATHS.kubeadmConfig, content: renderInitConfig(spec, node), mode: 0o600 }],
+  effects: [{ kind: 'file', path: PATHS.kubeadmConfig, content: kubeadmConfig ?? renderInitConfig(spec, node), mode: 0o600 }],
 });
 
 export const kubeadmInitStep = (): Step => ({

@@ -38,7 +38,7 @@ export function renderBundle(spec: Spec, localNode: string, { template, home = '
     if (peersOutsideVpc(spec, n.name).length > 0) bundle[crossVpcRulesName(n.name)] = renderCrossVpcRules(spec, n.name);
   const cni = renderCni({ spec, hostMtu: CNI.offlineHostMtu, template, accessKey });
   bundle[BUNDLE.cni] = cniYaml(cni);
-  const ctx = { spec, node: initNode, home, cni };
+  const ctx = { spec, node: initNode, home, cni, kubeadmConfig: bundle[BUNDLE.kubeadmConfig] };
   bundle[BUNDLE.plan] = formatPlan(initPlanTitle(ctx), planInit(ctx));
   return bundle;
 }

@@ -4,6 +4,10 @@
  * so a `Spec` in hand is always valid.
  */
 import * as z from 'zod';
+
+// zod compiles a parser per object schema with `new Function` on first use; knit parses one spec per
+// run, so compiling costs more than it saves (about 10 ms of a render), and no code cache holds eval'd code
+z.config({ jitless: true });
 import { IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
 import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
 
