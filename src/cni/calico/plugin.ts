@@ -16,7 +16,8 @@ const MODES: Record<Mode, { ipip: string; vxlan: string; backend: 'bird' | 'vxla
   ipip: { ipip: 'Always', vxlan: 'Never', backend: 'bird', overhead: 20 },
   crosssubnet: { ipip: 'CrossSubnet', vxlan: 'Never', backend: 'bird', overhead: 20 },
   bgp: { ipip: 'Never', vxlan: 'Never', backend: 'bird', overhead: 0 },
-  // Always rather than upstream's CrossSubnet: a cloud VPC drops unencapsulated pod traffic between subnets' hosts
+  // Always rather than upstream's CrossSubnet, which sends pod traffic unencapsulated within a subnet: a
+  // cloud VPC routes only addresses it knows, so bare pod IPs are dropped even between neighbours
   vxlan: { ipip: 'Never', vxlan: 'Always', backend: 'vxlan', overhead: 50 },
 };
 
@@ -62,6 +63,7 @@ export const calico: CniPluginDef = {
     node.setEnv('CALICO_IPV4POOL_CIDR', spec.kubernetes.podSubnet);
     node.setEnv('CALICO_IPV4POOL_IPIP', mode.ipip);
     node.setEnv('CALICO_IPV4POOL_VXLAN', mode.vxlan);
+    node.setEnv('CALICO_IPV6POOL_VXLAN', mode.vxlan); // no IPv6 pool today (FELIX_IPV6SUPPORT false); kept in step
     node.setEnv('IP_AUTODETECTION_METHOD', spec.network.calico.ipAutodetectionMethod);
     if (mode.backend === 'vxlan') {
       // without BIRD, the health checks must not ask for it (as upstream's calico-vxlan.yaml)

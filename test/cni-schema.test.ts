@@ -1,0 +1,276 @@
+/**
+ * Every document knit renders for the CNI phase passes the Kubernetes schema of its apiVersion/kind
+ * (kubernetes-models: the apiserver's OpenAPI schemas compiled to validators). An apiVersion/kind this
+ * file has no schema for fails, so a new kind cannot slip through unvalidated. Calico's custom
+ * resources (BGPConfiguration, BGPPeer) have no Kubernetes schema: they are checked against the
+ * openAPIV3Schema of their CRD in upstream's calico.yaml (knit's own CRDs keep every field, so the
+ * apiserver would accept anything), and skip when /work/shared/upstream is not there.
+ *
+ * This is a second opinion next to src/cni/validate.ts (which skips Calico resources): the kind map
+ * here is written out independently on purpose.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Ajv, type Options as AjvOptions, type ValidateFunction } from 'ajv'; // transitive (kubernetes-models → @kubernetes-models/validate)
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
+import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { renderCni } from '../src/cni/index.js';
+import type { AccessKey } from '../src/cni/types.js';
+import { readTemplate } from '../src/host/templates.js';
+import { loadSpec } from '../src/spec/load.js';
+import type { SpecInput } from '../src/spec/schema.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+// ---------------------------------------------------------------------------------------------
+// Validators
+// ---------------------------------------------------------------------------------------------
+
+type ModelClass = new (data: never) => { validate(): void };
+
+/** `apiVersion/kind` → the kubernetes-models class holding that kind's schema. Every kind knit renders. */
+const MODELS: Record<string, ModelClass> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'apps/v1/DaemonSet': DaemonSet,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
+};
+
+/** Calico custom resources knit renders; validated against upstream's CRD schema, not kubernetes-models. */
+const CALICO_CR_API = 'crd.projectcalico.org/v1';
+const CALICO_CR_KINDS = ['BGPConfiguration', 'BGPPeer'];
+const isCalicoCr = (o: Obj): boolean => o.apiVersion === CALICO_CR_API && CALICO_CR_KINDS.includes(o.kind);
+
+// ../shared/upstream beside the checkout; KNIT_UPSTREAM_DIR points elsewhere (e.g. a missing path, to see the skips)
+const UPSTREAM = process.env.KNIT_UPSTREAM_DIR ?? resolve(import.meta.dirname, '../../shared/upstream');
+const UPSTREAM_CALICO = join(UPSTREAM, 'calico/calico.yaml');
+const HAS_UPSTREAM = existsSync(UPSTREAM_CALICO);
+const SKIP_REASON = HAS_UPSTREAM ? '' : ` — SKIPPED: ${UPSTREAM_CALICO} is missing (no upstream CRD schemas to validate against)`;
+
+const label = (o: Obj): string => `${o.kind ?? '?'} ${o.metadata?.name ?? '?'}`;
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+/** Problems of the Kubernetes-kind documents (Calico CRs are left to calicoCrProblems); unknown kinds are problems. */
+function kubernetesProblems(docs: Obj[]): string[] {
+  const problems: string[] = [];
+  for (const o of docs) {
+    if (isCalicoCr(o)) continue;
+    const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+    if (!Model) {
+      problems.push(`${label(o)}: no schema for ${o.apiVersion}/${o.kind} (add it to MODELS if knit renders it on purpose)`);
+      continue;
+    }
+    try {
+      new Model(o as never).validate();
+    } catch (e) {
+      problems.push(`${label(o)}: ${firstLine(e)}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * CRD patterns are Go (RE2) regular expressions. Calico's start with `(?i)` (case-insensitive from there
+ * on), which JavaScript spells as a flag; the rest of their syntax means the same in both.
+ */
+type RegExpEngine = NonNullable<NonNullable<AjvOptions['code']>['regExp']>;
+const re2: RegExpEngine = Object.assign(
+  (pattern: string, flags: string) => (pattern.startsWith('^(?i)') || pattern.startsWith('(?i)') ? new RegExp(pattern.replace('(?i)', ''), `${flags}i`) : new RegExp(pattern, flags)),
+  { code: 'new RegExp' },
+);
+
+let calicoValidators: Map<string, ValidateFunction> | undefined;
+/** kind → a validator for the openAPIV3Schema of that kind's CRD in upstream calico.yaml (parsed once). */
+function calicoCrdValidators(): Map<string, ValidateFunction> {
+  if (calicoValidators) return calicoValidators;
+  // strict: false tolerates the structural-schema extensions (x-kubernetes-*) and OpenAPI-only keywords;
+  // no format checks: the apiserver checks formats of strings only, never int32/int64 ranges
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2 } });
+  const validators = new Map<string, ValidateFunction>();
+  for (const d of parseAllDocuments(readFileSync(UPSTREAM_CALICO, 'utf8'))) {
+    const crd = d.toJS() as Obj | null;
+    if (crd?.kind !== 'CustomResourceDefinition' || crd.spec.group !== 'crd.projectcalico.org') continue;
+    const version = (crd.spec.versions as Obj[]).find((v) => v.storage) ?? crd.spec.versions[0];
+    validators.set(crd.spec.names.kind, ajv.compile(version.schema.openAPIV3Schema));
+  }
+  return (calicoValidators = validators);
+}
+
+/** Problems of the Calico custom resources, against upstream's CRD schemas (needs /work/shared/upstream). */
+function calicoCrProblems(docs: Obj[]): string[] {
+  const problems: string[] = [];
+  for (const o of docs.filter(isCalicoCr)) {
+    const validate = calicoCrdValidators().get(o.kind);
+    if (!validate) {
+      problems.push(`${label(o)}: upstream calico.yaml has no CRD for kind ${o.kind}`);
+      continue;
+    }
+    if (!validate(o)) problems.push(`${label(o)}: ${validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+const FAKE_ACCESS_KEY: AccessKey = { accessKeyId: 'LTAI5tFAKEFAKEFAKEFAKE', accessKeySecret: 'fakeSecretfakeSecretfakeSecret' };
+
+const docsOf = (yamls: string[]): Obj[] =>
+  yamls.flatMap((y) => parseAllDocuments(y).map((d) => d.toJS() as Obj | null)).filter((o): o is Obj => o !== null);
+
+type NetworkInput = NonNullable<SpecInput['network']>;
+interface Combo {
+  name: string;
+  network: NetworkInput;
+  extra?: Partial<SpecInput>;
+  accessKey?: AccessKey;
+}
+
+const NODES: SpecInput['nodes'] = [
+  { name: 'cp-1', role: 'control-plane', privateIP: '10.0.0.10' },
+  { name: 'worker-1', role: 'worker', privateIP: '10.0.0.21' },
+];
+const HYBRID_NODES: SpecInput['nodes'] = [...NODES, { name: 'idc-1', role: 'worker', privateIP: '10.10.0.31', external: true }];
+
+function renderCombo(c: Combo): Obj[] {
+  const input: SpecInput = { kubernetes: { controlPlaneEndpoint: '10.0.0.10' }, network: c.network, nodes: c.network.hybrid ? HYBRID_NODES : NODES, ...c.extra };
+  const { spec } = loadSpec({ file: { name: `${c.name}.yaml`, text: JSON.stringify(input) }, hostname: 'cp-1' });
+  return docsOf(renderCni({ spec, hostMtu: 1500, template: readTemplate, accessKey: c.accessKey }).applies.map((a) => a.yaml));
+}
+
+const terway = (t: NetworkInput['terway'], externalPlugin?: 'flannel' | 'calico'): NetworkInput => ({
+  plugin: 'terway',
+  terway: { vswitches: { 'cn-hangzhou-h': ['vsw-pods0h'] }, securityGroups: ['sg-cluster'], ...t },
+  ...(externalPlugin ? { hybrid: { externalPlugin } } : {}),
+});
+
+/** Every plugin and mode, the credentials, hybrid clusters and image sources. */
+const COMBOS: Combo[] = [
+  { name: 'flannel vxlan', network: { plugin: 'flannel', flannel: { backend: 'vxlan', directRouting: true } } },
+  { name: 'flannel host-gw', network: { plugin: 'flannel', flannel: { backend: 'host-gw' } } },
+  { name: 'flannel wireguard', network: { plugin: 'flannel', flannel: { backend: 'wireguard' } } },
+  { name: 'calico ipip', network: { plugin: 'calico', calico: { mode: 'ipip' } } },
+  { name: 'calico crosssubnet', network: { plugin: 'calico', calico: { mode: 'crosssubnet', ipAutodetectionMethod: 'can-reach=10.0.0.1', mtu: 1400 } } },
+  {
+    name: 'calico bgp with route reflectors and peers',
+    network: {
+      plugin: 'calico',
+      calico: { mode: 'bgp', asNumber: 64600, nodeToNodeMesh: false, routeReflectors: ['cp-1'], peers: [{ ip: '10.0.0.1', asNumber: 64500 }, { ip: '10.0.0.2', asNumber: 4200000000 }] },
+    },
+  },
+  { name: 'calico vxlan', network: { plugin: 'calico', calico: { mode: 'vxlan' } } },
+  { name: 'terway eniip, network policy on', network: terway({ mode: 'eniip', networkPolicy: true }) },
+  { name: 'terway eniip, network policy off', network: terway({ mode: 'eniip', networkPolicy: false }) },
+  { name: 'terway eni, network policy on', network: terway({ mode: 'eni', networkPolicy: true }) },
+  { name: 'terway eni, network policy off', network: terway({ mode: 'eni', networkPolicy: false }) },
+  { name: 'terway credentials access-key (fake AccessKey Secret)', network: terway({ credentials: 'access-key' }), accessKey: FAKE_ACCESS_KEY },
+  { name: 'terway hybrid, external flannel', network: terway({}, 'flannel') },
+  { name: 'terway hybrid, external calico', network: terway({}, 'calico') },
+  { name: 'mirror cn (calico bgp)', network: { plugin: 'calico', calico: { mode: 'bgp' } }, extra: { mirror: 'cn' } },
+  { name: 'mirror cn (terway hybrid flannel)', network: terway({}, 'flannel'), extra: { mirror: 'cn' } },
+  { name: 'imageRegistry (flannel)', network: { plugin: 'flannel' }, extra: { imageRegistry: 'registry.example.com:5000/mirror' } },
+  { name: 'imageRegistry (terway with access-key)', network: terway({ credentials: 'access-key' }), extra: { imageRegistry: 'registry.example.com' }, accessKey: FAKE_ACCESS_KEY },
+];
+
+const casesDir = join(import.meta.dirname, 'cases');
+const CASES = readdirSync(casesDir).filter((f) => f.endsWith('.yaml'));
+function renderCase(file: string): Obj[] {
+  const { spec } = loadSpec({ file: { name: file, text: readFileSync(join(casesDir, file), 'utf8') }, hostname: 'unused' });
+  const accessKey = spec.network.terway.credentials === 'access-key' ? FAKE_ACCESS_KEY : undefined;
+  return docsOf(renderCni({ spec, hostMtu: 1500, template: readTemplate, accessKey }).applies.map((a) => a.yaml));
+}
+
+/** Every rendering under test, by name (rendered once, shared by the Kubernetes and the Calico CR checks). */
+const RENDERINGS: { name: string; docs: Obj[] }[] = [
+  ...CASES.map((file) => ({ name: `test/cases/${file}`, docs: renderCase(file) })),
+  ...COMBOS.map((c) => ({ name: c.name, docs: renderCombo(c) })),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+describe('rendered CNI documents pass the Kubernetes schema of their apiVersion/kind (kubernetes-models)', () => {
+  it.each(RENDERINGS.map((r) => [r.name, r.docs] as const))('%s: every Kubernetes document validates, no unknown kinds', (_name, docs) => {
+    expect(docs.length).toBeGreaterThan(0);
+    expect(kubernetesProblems(docs)).toEqual([]);
+  });
+
+  it('the renderings cover every kind in the schema map, the Secret and both Calico custom resources', () => {
+    const kinds = new Set(RENDERINGS.flatMap((r) => r.docs.map((o) => `${o.apiVersion}/${o.kind}`)));
+    // Namespace and Role come from flannel's and Terway's templates; Secret only with credentials: access-key
+    for (const key of [...Object.keys(MODELS), ...CALICO_CR_KINDS.map((k) => `${CALICO_CR_API}/${k}`)]) expect(kinds).toContain(key);
+  });
+});
+
+describe('Calico custom resources match the openAPIV3Schema of their CRD in upstream calico.yaml', () => {
+  const withCrs = RENDERINGS.filter((r) => r.docs.some(isCalicoCr));
+
+  it('some renderings have Calico custom resources to check (BIRD modes)', () => {
+    expect(withCrs.map((r) => r.name)).toEqual(expect.arrayContaining(['calico ipip', 'calico bgp with route reflectors and peers', 'terway hybrid, external calico']));
+  });
+
+  it.skipIf(!HAS_UPSTREAM).each(withCrs.map((r) => [r.name, r.docs] as const))(`%s: BGPConfiguration/BGPPeer validate against upstream's CRD schemas${SKIP_REASON}`, (_name, docs) => {
+    expect(calicoCrProblems(docs)).toEqual([]);
+  });
+});
+
+describe('the validators catch broken documents (the suite can fail)', () => {
+  const flannel = renderCombo({ name: 'flannel', network: { plugin: 'flannel' } });
+
+  it('a DaemonSet whose containerPort is a string fails kubernetes-models validation', () => {
+    const broken = structuredClone(flannel);
+    const ds = broken.find((o) => o.kind === 'DaemonSet')!;
+    ds.spec.template.spec.containers[0].ports[0].containerPort = '8081';
+    expect(kubernetesProblems(flannel)).toEqual([]);
+    expect(kubernetesProblems(broken)).toEqual([expect.stringMatching(/^DaemonSet kube-flannel-ds: .*containerPort must be integer/)]);
+  });
+
+  it('an apiVersion/kind without a schema fails, even in a known group', () => {
+    const unknown = [
+      { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } },
+      { apiVersion: 'apps/v1beta1', kind: 'DaemonSet', metadata: { name: 'old' } },
+      { apiVersion: CALICO_CR_API, kind: 'IPPool', metadata: { name: 'default-ipv4-ippool' } },
+    ];
+    expect(kubernetesProblems(unknown)).toEqual([
+      'Widget w: no schema for example.com/v1/Widget (add it to MODELS if knit renders it on purpose)',
+      'DaemonSet old: no schema for apps/v1beta1/DaemonSet (add it to MODELS if knit renders it on purpose)',
+      'IPPool default-ipv4-ippool: no schema for crd.projectcalico.org/v1/IPPool (add it to MODELS if knit renders it on purpose)',
+    ]);
+  });
+
+  it.skipIf(!HAS_UPSTREAM)(`a BGPPeer whose asNumber is a string fails its upstream CRD schema${SKIP_REASON}`, () => {
+    const peer = { apiVersion: CALICO_CR_API, kind: 'BGPPeer', metadata: { name: 'p' }, spec: { peerIP: '10.0.0.1', asNumber: '64500' } };
+    expect(calicoCrProblems([peer])).toEqual([expect.stringMatching(/^BGPPeer p: \/spec\/asNumber must be integer/)]);
+  });
+
+  it.skipIf(!HAS_UPSTREAM)(`a BGPConfiguration whose nodeToNodeMeshEnabled is a string fails its upstream CRD schema${SKIP_REASON}`, () => {
+    const config = { apiVersion: CALICO_CR_API, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: 'false', asNumber: 64512 } };
+    expect(calicoCrProblems([config])).toEqual([expect.stringMatching(/^BGPConfiguration default: \/spec\/nodeToNodeMeshEnabled must be boolean/)]);
+  });
+
+  it.skipIf(!HAS_UPSTREAM)(`upstream calico.yaml has a CRD schema for every Calico kind knit renders${SKIP_REASON}`, () => {
+    for (const kind of CALICO_CR_KINDS) expect(calicoCrdValidators().has(kind)).toBe(true);
+  });
+});
