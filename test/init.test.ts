@@ -123,6 +123,44 @@ describe('knit init', () => {
     },
   );
 
+  it('Calico BGP: CRDs first and Established, then calico and its BGP resources (the fake apiserver refuses them earlier), the route reflector annotated', async () => {
+    const calico = fileURLToPath(new URL('./cases/calico-bgp-rr.yaml', import.meta.url));
+    const r = await knit(['-o', 'json', 'init', '-f', calico, '--yes', '--skip', 'preflight'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
+      'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
+      'cni/crds:applied', 'cni/apply:applied', 'cni/annotate:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
+    ]);
+    const kubectl = (await calls()).filter((c) => c.startsWith('kubectl')).map((c) => c.replace(/^kubectl --kubeconfig \S+ /, ''));
+    expect(kubectl.filter((c) => !c.startsWith('diff'))).toEqual([
+      'apply --server-side --field-manager=knit -f -',
+      expect.stringMatching(/^wait --for=condition=Established crd\/bgpconfigurations\.crd\.projectcalico\.org .* --timeout=60s$/),
+      'apply --server-side --field-manager=knit -f -',
+      'get node cp-1 -o jsonpath={.metadata.annotations}',
+      'annotate --overwrite node cp-1 projectcalico.org/RouteReflectorClusterID=244.0.0.1',
+      'wait --for=condition=Ready node/cp-1 --timeout=300s',
+      'rollout status daemonset/calico-node -n kube-system --timeout=300s',
+      'rollout status deployment/calico-kube-controllers -n kube-system --timeout=300s',
+    ]);
+    const state = JSON.parse(await readFile(join(root, 'var/lib/fake-kube/state.json'), 'utf8'));
+    expect(state.objects['BGPConfiguration//default'].spec).toEqual({ logSeverityScreen: 'Info', nodeToNodeMeshEnabled: false, asNumber: 64600 });
+    expect(Object.keys(state.objects).filter((k) => k.startsWith('CustomResourceDefinition/'))).toHaveLength(24);
+    // run again: every apply is found in sync by kubectl diff and skipped
+    const again = await knit(['-o', 'json', 'init', '-f', calico, '--yes', '--skip', 'preflight'], { env });
+    expect(JSON.parse(again.stdout).steps.filter((s: { id: string }) => s.id.startsWith('cni/')).map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
+      'cni/crds:already-done', 'cni/apply:already-done', 'cni/annotate:unchanged', 'cni/rollout:unchanged',
+    ]);
+  });
+
+  it('a CNI that does not roll out fails cni/rollout naming the DaemonSet; a re-run resumes', async () => {
+    const r = await init([], { FAKE_ROLLOUT_STUCK: 'kube-flannel-ds' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: step cni/rollout failed');
+    expect(r.stderr).toContain('rollout status daemonset/kube-flannel-ds');
+    const resumed = await init();
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+
   it('a node that never becomes Ready fails the wait step, and --skip goes on without it', async () => {
     const r = await init([], { FAKE_KUBECTL_NOT_READY: '1' });
     expect(r.code).toBe(1);
