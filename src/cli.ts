@@ -34,10 +34,6 @@ export function buildProgram(): Command {
     const run = await load();
     throw new ExitWith(await run(opts, createContext(opts as GlobalOptions), cmd));
   };
-  const notYet = (what: string, issue: string) => action(async () => async () => {
-    const { NotAvailableError } = await import('./errors.js');
-    throw new NotAvailableError(`${what} is not available yet (${issue}); nothing was changed`);
-  });
 
   addSpecOptions(
     program
@@ -105,10 +101,18 @@ export function buildProgram(): Command {
       .option('--role <role>', 'this node\'s role, when no spec file names it'),
   ).action(action(async () => (await import('./commands/doctor.js')).run as Action));
 
-  program
-    .command('verify')
-    .description('check a running cluster: nodes Ready, CNI pods, pod-to-pod/service/internet')
-    .action(notYet('knit verify', 'issue 9: verify and diagnose'));
+  addSpecOptions(
+    program
+      .command('verify')
+      .description('check a running cluster: nodes Ready and CNI pods Running, then from a probe pod on every node: pod → pod for every node pair, Service, DNS, internet, external hosts; kubectl exec/logs on every node')
+      .option('--timeout <seconds>', 'how long to wait for nodes Ready and CNI pods Running, and for the probe pods (default 300)')
+      .option('--check-timeout <seconds>', 'how long each kubectl exec/logs may take (default 10)')
+      .option('--internet <host:port>', 'the internet target pods must reach (default 223.5.5.5:443)')
+      .option('--external <host:port...>', 'hosts outside the cluster pods must reach (e.g. an ECS database)')
+      .option('--junit-file <path>', 'also write the results as JUnit XML, for CI')
+      .option('--keep', 'leave the probe namespace in place, for debugging')
+      .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, /etc/kubernetes/admin.conf)'),
+  ).action(action(async () => (await import('./commands/verify.js')).run as Action));
 
   addSkipOption(addDryRunOption(
     program
