@@ -15,8 +15,8 @@ const healthyCluster = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
     { name: 'worker-1', ready: true, annotations: { 'flannel.alpha.coreos.com/public-ip-overwrite': '198.51.100.20' }, allocatablePods: 110 },
   ],
   pods: [
-    { namespace: 'kube-flannel', name: 'kube-flannel-ds-a', node: 'master-1', phase: 'Running', hostNetwork: true, owner: 'kube-flannel-ds' },
-    { namespace: 'kube-flannel', name: 'kube-flannel-ds-b', node: 'worker-1', phase: 'Running', hostNetwork: true, owner: 'kube-flannel-ds' },
+    { namespace: 'kube-flannel', name: 'kube-flannel-ds-a', node: 'master-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'kube-flannel-ds' },
+    { namespace: 'kube-flannel', name: 'kube-flannel-ds-b', node: 'worker-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'kube-flannel-ds' },
   ],
   metricsServer: { container: 'metrics-server', args: ['--secure-port=10250', '--kubelet-preferred-address-types=InternalIP'] },
   ...over,
@@ -71,13 +71,13 @@ describe('knit doctor', () => {
   });
 
   it('Terway: ENI IPs near the limit warn, at the limit fail; rp_filter and FORWARD come from preflight; SNAT is said to be unchecked', () => {
-    const pods = (node: string, n: number) => Array.from({ length: n }, (_, i) => ({ namespace: 'default', name: `app-${node}-${i}`, node, phase: 'Running', hostNetwork: false, owner: 'app' }));
+    const pods = (node: string, n: number) => Array.from({ length: n }, (_, i) => ({ namespace: 'default', name: `app-${node}-${i}`, node, phase: 'Running', ready: true, hostNetwork: false, owner: 'app' }));
     const cluster: ClusterFacts = {
       nodes: [
         { name: 'cp-1', ready: true, annotations: {}, allocatablePods: 20 },
         { name: 'worker-1', ready: true, annotations: {}, allocatablePods: 20 },
       ],
-      pods: [...pods('cp-1', 18), ...pods('worker-1', 20), { namespace: 'kube-system', name: 'terway-eniip-x', node: 'cp-1', phase: 'Running', hostNetwork: true, owner: 'terway-eniip' }],
+      pods: [...pods('cp-1', 18), ...pods('worker-1', 20), { namespace: 'kube-system', name: 'terway-eniip-x', node: 'cp-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'terway-eniip' }],
     };
     const findings = diagnose({
       spec: terway,

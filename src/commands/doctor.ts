@@ -27,7 +27,11 @@ interface NodeJson {
 interface PodJson {
   metadata: { name: string; namespace: string; ownerReferences?: { kind: string; name: string }[] };
   spec: { nodeName?: string; hostNetwork?: boolean };
-  status?: { phase?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { state?: { waiting?: { reason?: string } } }[];
+  };
 }
 
 /** A ReplicaSet is named after its Deployment plus a hash: report the Deployment. */
@@ -63,6 +67,8 @@ async function readCluster(ctx: CommandContext, opts: DoctorOptions): Promise<Cl
         name: p.metadata.name,
         node: p.spec.nodeName,
         phase: p.status?.phase ?? 'Unknown',
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        waiting: p.status?.containerStatuses?.map((c) => c.state?.waiting?.reason).find((r) => r !== undefined),
         hostNetwork: p.spec.hostNetwork === true,
         owner: ownerOf(p),
       })),

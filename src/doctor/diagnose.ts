@@ -32,6 +32,10 @@ export interface ClusterPod {
   name: string;
   node?: string;
   phase: string;
+  /** The Ready condition: a crash-looping pod is phase Running but not ready. */
+  ready: boolean;
+  /** Why a container waits (CrashLoopBackOff, ImagePullBackOff, …), when one does. */
+  waiting?: string;
   hostNetwork: boolean;
   /** The owning DaemonSet/Deployment-ish name, from ownerReferences or labels. */
   owner?: string;
@@ -106,12 +110,12 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
   // the CNI's own pods, per node
   const cniNames = new Set(PLUGINS[spec.network.plugin].rollouts(spec).map((r) => r.name));
   const cniPods = cluster.pods.filter((p) => p.owner !== undefined && cniNames.has(p.owner));
-  const notRunning = cniPods.filter((p) => p.phase !== 'Running');
+  const notRunning = cniPods.filter((p) => p.phase !== 'Running' || !p.ready);
   findings.push(
     cniPods.length === 0
       ? { id: 'cni/pods', status: 'fail', message: `no ${[...cniNames].join('/')} pods: the CNI is not installed`, fix: 'knit init applies it (step cni/apply), or kubectl apply -f cni.yaml from knit render' }
       : notRunning.length > 0
-        ? { id: 'cni/pods', status: 'fail', message: `${notRunning.length} CNI pod(s) not Running: ${notRunning.map((p) => `${p.name} on ${p.node ?? '?'} (${p.phase})`).join(', ')}`, fix: 'kubectl -n <namespace> describe pod / logs <pod>' }
+        ? { id: 'cni/pods', status: 'fail', message: `${notRunning.length} CNI pod(s) not Running: ${notRunning.map((p) => `${p.name} on ${p.node ?? '?'} (${p.waiting ?? p.phase})`).join(', ')}`, fix: 'kubectl -n <namespace> describe pod / logs <pod>' }
         : { id: 'cni/pods', status: 'ok', message: `${cniPods.length} CNI pod(s) Running` },
   );
 
