@@ -95,6 +95,22 @@ export function buildProgram(): Command {
 
   addSpecOptions(
     program
+      .command('netcheck')
+      .description('before install: can a peer be reached on what Kubernetes and the CNI need (ports, path MTU)? `--listen` on the peer, `--peer IP` here')
+      .option('--listen', 'answer probes on the ports this node needs open, until Ctrl-C (or --duration)')
+      .option('--peer <ip>', 'probe this peer (its public IP across VPCs); exit 1 when a check fails')
+      .addOption(new Option('--peer-role <role>', "with --peer: the peer's role (default: from the spec, else control-plane)").choices(['control-plane', 'worker']))
+      .addOption(new Option('--role <role>', "with --listen: this node's role (default: from the spec, else control-plane)").choices(['control-plane', 'worker']))
+      .option('--port <port...>', 'extra ports to check, PORT[/tcp|/udp] (on both sides)')
+      .option('--timeout <ms>', 'with --peer: how long each probe waits for an answer (default 2000)')
+      .option('--duration <seconds>', 'with --listen: stop after this many seconds'),
+  ).action(action(async () => {
+    const { run } = await import('./commands/netcheck.js');
+    return (opts, ctx) => run(opts as never, ctx);
+  }));
+
+  addSpecOptions(
+    program
       .command('doctor')
       .description('look for the known traps on this host and in the cluster (leftover CNI config, NAT rules, flannel public IPs, metrics-server, Terway quota) and say how to fix them')
       .option('--kubeconfig <path>', 'kubeconfig for the cluster checks (default: $KUBECONFIG, admin.conf, kubelet.conf)')

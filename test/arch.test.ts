@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const src = join(import.meta.dirname, '..', 'src');
-const PURE = ['spec', 'plan', 'runner', 'kubeadm', 'render', 'crossvpc', 'preflight', 'cni', 'verify'];
+const PURE = ['spec', 'plan', 'runner', 'kubeadm', 'render', 'crossvpc', 'preflight', 'cni', 'verify', 'netcheck'];
 const FORBIDDEN = [/^node:(fs|child_process|net|http|https|dgram)/, /^(fs|child_process)$/, /^execa$/, /^@alicloud\//, /^@inquirer\//, /\/(host|cluster|cloud)\//];
 
 const walk = (dir: string): string[] =>

@@ -21,6 +21,12 @@ export interface CommandContext {
   interactive: boolean;
 }
 
+/** Where Ctrl-C comes from: the process, or a test's emitter (long-running commands clean up on it). */
+export interface SignalSource {
+  on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+}
+
 export function parseOutputFormat(value: string | undefined): OutputFormat {
   if (value === undefined || value === 'text') return 'text';
   if (value === 'json') return 'json';

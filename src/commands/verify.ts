@@ -19,7 +19,7 @@ import { CNI_PLUGINS, type Spec } from '../spec/schema.js';
 import { DEFAULT_INTERNET, parseHostPort } from '../verify/checks.js';
 import { exitCodeOf, formatReport, junitXml, reportJson, type ReportMeta } from '../verify/report.js';
 import type { CauseContext, HostPort } from '../verify/types.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, SignalSource } from './context.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
@@ -33,12 +33,6 @@ export interface VerifyOptions extends SpecOptions {
   junitFile?: string;
   keep?: boolean;
   kubeconfig?: string;
-}
-
-/** Where Ctrl-C comes from: the process, or a test's emitter. */
-export interface SignalSource {
-  on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
-  off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
 }
 
 /** What tests replace: the signal source, the namespace suffix, the polling interval. */
