@@ -48,6 +48,24 @@ describe('exit codes', () => {
     expect((await knit(['-o', 'yaml', 'render'])).code).toBe(2);
   });
 
+  it('keeps a V8 code cache per command, and runs the same without one (unwritable or turned off)', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'knit-cache-'));
+    try {
+      const first = await knit(['render', '--advertise-address', '10.0.0.10'], { env: { KNIT_CACHE_DIR: cacheDir } });
+      const files = await readdir(cacheDir);
+      expect(files.filter((f) => f !== 'a-file')).toEqual([expect.stringMatching(/^v\d+\.\d+\.\d+-\d+-\d+-render\.v8cache$/)]);
+      const cached = await knit(['render', '--advertise-address', '10.0.0.10'], { env: { KNIT_CACHE_DIR: cacheDir } });
+      const notADir = join(cacheDir, 'a-file');
+      await writeFile(notADir, '');
+      const unwritable = await knit(['render', '--advertise-address', '10.0.0.10'], { env: { KNIT_CACHE_DIR: join(notADir, 'cache') } });
+      const off = await knit(['render', '--advertise-address', '10.0.0.10'], { env: { KNIT_NO_CODE_CACHE: '1' } });
+      for (const r of [first, cached, unwritable, off]) expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(new Set([first.stdout, cached.stdout, unwritable.stdout, off.stdout]).size).toBe(1);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
   it('verify without a reachable cluster says so at once and exits 1', async () => {
     // the fake kubectl refuses a missing kubeconfig the way kubectl does (kubectl need not be installed)
     const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
