@@ -171,6 +171,13 @@ describe('hybrid clusters', () => {
     expect(r.title).toBe('Terway ENIMultiIP (v1.16.7) + Calico ipip (v3.30.7) on external nodes');
   });
 
+  it('Terway with NetworkPolicy next to Calico: Calico CRDs come first and are waited for once each', () => {
+    const r = render({ plugin: 'terway', hybrid: { externalPlugin: 'calico' } });
+    expect(r.applies.map((a) => a.name)).toEqual(['cni-crds', 'cni']);
+    expect(r.applies[0]!.crds).toHaveLength(24);
+    expect(new Set(r.applies[0]!.crds).size).toBe(24);
+  });
+
   it('external nodes register with the label; a hybrid spec needs Terway', () => {
     const s = spec({ plugin: 'terway', hybrid: { externalPlugin: 'flannel' } }, {
       nodes: [{ name: 'cp-1', role: 'control-plane', privateIP: '10.0.0.10', vpc: 'a' }, { name: 'idc-1', privateIP: '10.0.0.20', vpc: 'a', external: true }],

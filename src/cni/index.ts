@@ -116,12 +116,16 @@ function toApply(plugin: string, m: Manifest): CniApply {
   return { name: crds.length > 0 ? `${plugin}-crds` : plugin, yaml: m.toString(), crds };
 }
 
-/** CRDs first (all plugins' at once), then everything else in one apply. */
+/**
+ * CRDs first (all plugins' at once), then everything else in one apply. A hybrid Terway + Calico
+ * cluster generates Calico's CRDs twice, identically (one table): applying both is harmless, waiting
+ * names each once.
+ */
 function mergeApplies(applies: CniApply[]): CniApply[] {
   const crdApplies = applies.filter((a) => a.crds.length > 0);
   const rest = applies.filter((a) => a.crds.length === 0);
   const join = (list: CniApply[], name: string): CniApply[] =>
-    list.length === 0 ? [] : [{ name, yaml: list.map((a) => a.yaml).join('---\n'), crds: list.flatMap((a) => a.crds) }];
+    list.length === 0 ? [] : [{ name, yaml: list.map((a) => a.yaml).join('---\n'), crds: [...new Set(list.flatMap((a) => a.crds))] }];
   return [...join(crdApplies, 'cni-crds'), ...join(rest, 'cni')];
 }
 
