@@ -39,8 +39,6 @@ export interface Rollout {
 
 export interface CniPluginDef {
   name: CniName;
-  /** Folder under templates/ that holds this plugin's pinned templates, e.g. `flannel/v0.28.9`. */
-  templateDir: string;
   /** One line for plan.txt: the plugin, mode and upstream release. */
   describe(spec: Spec): string;
   /** Bytes each packet loses to encapsulation in the configured mode (0 for none). */

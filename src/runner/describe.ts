@@ -21,7 +21,7 @@ const describeWait = (t: WaitTarget): string => {
 };
 
 /** Documents of a multi-document manifest (YAML or JSON ones), separated by `---` lines. */
-export const countObjects = (yaml: string): number => yaml.split(/^---[ \t]*$/m).filter((d) => /\S/.test(d.replace(/^\s*#.*$/gm, ''))).length;
+const countObjects = (yaml: string): number => yaml.split(/^---[ \t]*$/m).filter((d) => /\S/.test(d.replace(/^\s*#.*$/gm, ''))).length;
 
 const countLines = (s: string): number => s.split('\n').filter((l) => l.trim() !== '').length;
 

@@ -41,7 +41,6 @@ function bgpResources(spec: Spec): { kind: string; metadata: { name: string } }[
 
 export const calico: CniPluginDef = {
   name: 'calico',
-  templateDir: CNI.templates.calico,
   describe: (spec) => `Calico ${spec.network.calico.mode} (${CNI.templates.calico.split('/')[1]})`,
   encapsulationOverhead: (spec) => MODES[spec.network.calico.mode].overhead,
   needs({ calico: { mode } }) {

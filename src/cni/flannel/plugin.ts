@@ -35,7 +35,6 @@ function backendOf(spec: Spec): Record<string, unknown> {
 
 export const flannel: CniPluginDef = {
   name: 'flannel',
-  templateDir: CNI.templates.flannel,
   describe: (spec) => `Flannel ${spec.network.flannel.backend} (${CNI.templates.flannel.split('/')[1]})`,
   encapsulationOverhead: (spec) => ({ vxlan: 50, wireguard: 60, 'host-gw': 0 })[spec.network.flannel.backend],
   needs({ flannel: f }) {

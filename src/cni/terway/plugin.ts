@@ -37,7 +37,6 @@ const accessKeySecret = (key: AccessKey) => ({
 
 export const terway: CniPluginDef = {
   name: 'terway',
-  templateDir: CNI.templates.terway,
   describe: (spec) =>
     `Terway ${spec.network.terway.mode === 'eni' ? 'exclusive ENI' : 'ENIMultiIP'}${spec.network.terway.networkPolicy ? ' with NetworkPolicy' : ''} (${CNI.templates.terway.split('/')[1]})`,
   encapsulationOverhead: () => 0,
