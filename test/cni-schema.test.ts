@@ -1,29 +1,15 @@
 /**
  * Every document knit renders for the CNI phase passes the Kubernetes schema of its apiVersion/kind
- * (kubernetes-models: the apiserver's OpenAPI schemas compiled to validators). An apiVersion/kind this
- * file has no schema for fails, so a new kind cannot slip through unvalidated. Calico's custom
+ * (kubernetes-models, through knit's own validator in src/cni/validate.ts, the one `init` runs). An
+ * apiVersion/kind without a schema fails, so a new kind cannot slip through unvalidated. Calico's custom
  * resources (BGPConfiguration, BGPPeer) have no Kubernetes schema: they are checked against the
  * openAPIV3Schema of their CRD in upstream's calico.yaml (knit's own CRDs keep every field, so the
  * apiserver would accept anything), and skip when /work/shared/upstream is not there.
- *
- * This is a second opinion next to src/cni/validate.ts (which skips Calico resources): the kind map
- * here is written out independently on purpose.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SCHEMA_KINDS, validateObjects } from '../src/cni/validate.js';
 import { Ajv, type Options as AjvOptions, type ValidateFunction } from 'ajv'; // transitive (kubernetes-models → @kubernetes-models/validate)
-import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
-import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { renderCni } from '../src/cni/index.js';
@@ -38,24 +24,6 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 // Validators
 // ---------------------------------------------------------------------------------------------
 
-type ModelClass = new (data: never) => { validate(): void };
-
-/** `apiVersion/kind` → the kubernetes-models class holding that kind's schema. Every kind knit renders. */
-const MODELS: Record<string, ModelClass> = {
-  'v1/Namespace': Namespace,
-  'v1/ServiceAccount': ServiceAccount,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
-  'rbac.authorization.k8s.io/v1/Role': Role,
-  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
-  'apps/v1/DaemonSet': DaemonSet,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
-};
-
 /** Calico custom resources knit renders; validated against upstream's CRD schema, not kubernetes-models. */
 const CALICO_CR_API = 'crd.projectcalico.org/v1';
 const CALICO_CR_KINDS = ['BGPConfiguration', 'BGPPeer'];
@@ -68,25 +36,10 @@ const HAS_UPSTREAM = existsSync(UPSTREAM_CALICO);
 const SKIP_REASON = HAS_UPSTREAM ? '' : ` — SKIPPED: ${UPSTREAM_CALICO} is missing (no upstream CRD schemas to validate against)`;
 
 const label = (o: Obj): string => `${o.kind ?? '?'} ${o.metadata?.name ?? '?'}`;
-const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
-/** Problems of the Kubernetes-kind documents (Calico CRs are left to calicoCrProblems); unknown kinds are problems. */
-function kubernetesProblems(docs: Obj[]): string[] {
-  const problems: string[] = [];
-  for (const o of docs) {
-    if (isCalicoCr(o)) continue;
-    const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-    if (!Model) {
-      problems.push(`${label(o)}: no schema for ${o.apiVersion}/${o.kind} (add it to MODELS if knit renders it on purpose)`);
-      continue;
-    }
-    try {
-      new Model(o as never).validate();
-    } catch (e) {
-      problems.push(`${label(o)}: ${firstLine(e)}`);
-    }
-  }
-  return problems;
+/** Problems of the Kubernetes-kind documents (knit's own validator; Calico CRs are left to calicoCrProblems). */
+async function kubernetesProblems(docs: Obj[]): Promise<string[]> {
+  return (await validateObjects(docs, isCalicoCr)).map((p) => `${p.object}: ${p.message}`);
 }
 
 /**
@@ -212,15 +165,15 @@ const RENDERINGS: { name: string; docs: Obj[] }[] = [
 // ---------------------------------------------------------------------------------------------
 
 describe('rendered CNI documents pass the Kubernetes schema of their apiVersion/kind (kubernetes-models)', () => {
-  it.each(RENDERINGS.map((r) => [r.name, r.docs] as const))('%s: every Kubernetes document validates, no unknown kinds', (_name, docs) => {
+  it.each(RENDERINGS.map((r) => [r.name, r.docs] as const))('%s: every Kubernetes document validates, no unknown kinds', async (_name, docs) => {
     expect(docs.length).toBeGreaterThan(0);
-    expect(kubernetesProblems(docs)).toEqual([]);
+    expect(await kubernetesProblems(docs)).toEqual([]);
   });
 
   it('the renderings cover every kind in the schema map, the Secret and both Calico custom resources', () => {
     const kinds = new Set(RENDERINGS.flatMap((r) => r.docs.map((o) => `${o.apiVersion}/${o.kind}`)));
     // Namespace and Role come from flannel's and Terway's templates; Secret only with credentials: access-key
-    for (const key of [...Object.keys(MODELS), ...CALICO_CR_KINDS.map((k) => `${CALICO_CR_API}/${k}`)]) expect(kinds).toContain(key);
+    for (const key of [...SCHEMA_KINDS, ...CALICO_CR_KINDS.map((k) => `${CALICO_CR_API}/${k}`)]) expect(kinds).toContain(key);
   });
 });
 
@@ -239,24 +192,24 @@ describe('Calico custom resources match the openAPIV3Schema of their CRD in upst
 describe('the validators catch broken documents (the suite can fail)', () => {
   const flannel = renderCombo({ name: 'flannel', network: { plugin: 'flannel' } });
 
-  it('a DaemonSet whose containerPort is a string fails kubernetes-models validation', () => {
+  it('a DaemonSet whose containerPort is a string fails kubernetes-models validation', async () => {
     const broken = structuredClone(flannel);
     const ds = broken.find((o) => o.kind === 'DaemonSet')!;
     ds.spec.template.spec.containers[0].ports[0].containerPort = '8081';
-    expect(kubernetesProblems(flannel)).toEqual([]);
-    expect(kubernetesProblems(broken)).toEqual([expect.stringMatching(/^DaemonSet kube-flannel-ds: .*containerPort must be integer/)]);
+    expect(await kubernetesProblems(flannel)).toEqual([]);
+    expect(await kubernetesProblems(broken)).toEqual([expect.stringMatching(/^DaemonSet kube-flannel-ds: .*containerPort must be integer/)]);
   });
 
-  it('an apiVersion/kind without a schema fails, even in a known group', () => {
+  it('an apiVersion/kind without a schema fails, even in a known group', async () => {
     const unknown = [
       { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } },
       { apiVersion: 'apps/v1beta1', kind: 'DaemonSet', metadata: { name: 'old' } },
       { apiVersion: CALICO_CR_API, kind: 'IPPool', metadata: { name: 'default-ipv4-ippool' } },
     ];
-    expect(kubernetesProblems(unknown)).toEqual([
-      'Widget w: no schema for example.com/v1/Widget (add it to MODELS if knit renders it on purpose)',
-      'DaemonSet old: no schema for apps/v1beta1/DaemonSet (add it to MODELS if knit renders it on purpose)',
-      'IPPool default-ipv4-ippool: no schema for crd.projectcalico.org/v1/IPPool (add it to MODELS if knit renders it on purpose)',
+    expect(await kubernetesProblems(unknown)).toEqual([
+      'Widget w: knit has no schema for example.com/v1/Widget',
+      'DaemonSet old: knit has no schema for apps/v1beta1/DaemonSet',
+      'IPPool default-ipv4-ippool: knit has no schema for crd.projectcalico.org/v1/IPPool',
     ]);
   });
 

@@ -28,25 +28,33 @@ const MODELS: Record<string, () => Promise<ModelClass>> = {
     (await import('kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition')).CustomResourceDefinition,
 };
 
-/** Groups whose objects are custom resources: their schema is the CRD applied before them. */
-const CUSTOM_GROUPS = ['crd.projectcalico.org/'];
+/** Every apiVersion/kind knit holds a Kubernetes schema for. */
+export const SCHEMA_KINDS: readonly string[] = Object.keys(MODELS);
+
+interface ObjectHead {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string };
+}
+
+/** Custom resources: their schema is the CRD applied before them, not the Kubernetes API's. */
+const isCalicoResource = (o: ObjectHead): boolean => o.apiVersion?.startsWith('crd.projectcalico.org/') === true;
 
 export interface ValidationProblem {
   object: string;
   message: string;
 }
 
-/** Every problem in a multi-document manifest; empty when each object passes its kind's schema. */
-export async function validateManifest(yaml: string): Promise<ValidationProblem[]> {
+/** Every problem among these objects; an object with no schema is one, unless it is a custom resource. */
+export async function validateObjects(objects: readonly ObjectHead[], isCustomResource = isCalicoResource): Promise<ValidationProblem[]> {
   const problems: ValidationProblem[] = [];
-  for (const doc of parseAllDocuments(yaml)) {
-    const o = doc.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null;
-    if (!o) continue;
+  for (const o of objects) {
+    if (isCustomResource(o)) continue;
     const object = `${o.kind ?? '?'} ${o.metadata?.name ?? '?'}`;
     const key = `${o.apiVersion}/${o.kind}`;
     const load = MODELS[key];
     if (!load) {
-      if (!CUSTOM_GROUPS.some((g) => o.apiVersion?.startsWith(g))) problems.push({ object, message: `knit has no schema for ${key}` });
+      problems.push({ object, message: `knit has no schema for ${key}` });
       continue;
     }
     const Model = await load();
@@ -58,3 +66,7 @@ export async function validateManifest(yaml: string): Promise<ValidationProblem[
   }
   return problems;
 }
+
+/** Every problem in a multi-document manifest; empty when each object passes its kind's schema. */
+export const validateManifest = (yaml: string): Promise<ValidationProblem[]> =>
+  validateObjects(parseAllDocuments(yaml).map((d) => d.toJS() as ObjectHead | null).filter((o): o is ObjectHead => o !== null));

@@ -26,18 +26,12 @@ export interface NetcheckReport {
   elapsedMs: number;
 }
 
-export interface ReportInput {
-  peer: string;
-  peerName?: string;
-  peerRole: Role;
-  cni: string;
-  timeoutMs: number;
-  localAddress?: string;
+/** The report's own fields as the command knows them, plus what the probes found. */
+export interface ReportInput extends Pick<NetcheckReport, 'peer' | 'peerName' | 'peerRole' | 'cni' | 'timeoutMs' | 'localAddress' | 'elapsedMs'> {
   probes: readonly PortProbe[];
   /** By probe id; IP protocols have none. */
   outcomes: ReadonlyMap<string, PortOutcome>;
   mtu: { requirement: MtuRequirement; outcome: MtuOutcome };
-  elapsedMs: number;
 }
 
 export function buildReport(input: ReportInput): NetcheckReport {
