@@ -130,6 +130,31 @@ export function buildProgram(): Command {
       .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, /etc/kubernetes/admin.conf)'),
   ).action(action(async () => (await import('./commands/verify.js')).run as Action));
 
+  const alicloud = program
+    .command('alicloud')
+    .description('Alibaba Cloud facts for Terway: this instance, an instance type\'s pod budget, the RAM policy');
+  const alicloudAction = (name: 'detect' | 'maxPods' | 'ramPolicy') =>
+    action(async () => (await import('./commands/alicloud.js'))[name] as Action);
+  alicloud
+    .command('detect')
+    .description('what the ECS metadata service says about this instance (exit 1 off ECS)')
+    .action(alicloudAction('detect'));
+  alicloud
+    .command('max-pods')
+    .description("Terway's pods per node for instance types (ECS DescribeInstanceTypes), and kubelet's maxPods")
+    .option('--instance-type <type...>', 'instance types, e.g. ecs.g7.large (default: this instance\'s)')
+    .addOption(new Option('--mode <mode>', 'Terway mode: shared ENI (eniip) or exclusive ENI (eni)').choices(['eniip', 'eni']).default('eniip'))
+    .addOption(new Option('--role <role>', 'the node role, for its host-network pods').choices(['control-plane', 'worker']).default('worker'))
+    .option('--region <region>', 'region id, e.g. cn-hangzhou (default: the spec\'s alicloud.region, else this instance\'s)')
+    .option('--pods-per-node <n>', 'warn when a type holds fewer pods (default: network.terway.podsPerNode, 16)')
+    .option('-f, --config <file>', 'cluster spec (for alicloud.region, endpoints and podsPerNode)')
+    .action(alicloudAction('maxPods'));
+  alicloud
+    .command('ram-policy')
+    .description('the RAM policy Terway (and knit\'s checks) need, as JSON for the RAM console or `aliyun ram CreatePolicy`')
+    .option('--terway-only', "only Terway's own actions")
+    .action(alicloudAction('ramPolicy'));
+
   addSkipOption(addDryRunOption(
     program
       .command('reset')

@@ -88,3 +88,17 @@ export const CNI = {
   /** Node label that gives a node exclusive ENIs (one ENI per pod) under Terway. */
   terwayExclusiveEniLabel: 'k8s.aliyun.com/exclusive-mode-eni-type',
 } as const;
+
+/** Alibaba Cloud: the metadata service, API timeouts, and the Terway pod budget. */
+export const ALICLOUD = {
+  metadataUrl: 'http://100.100.100.200/latest/meta-data/',
+  /** Per-request connect/read timeout for the ECS and VPC APIs; throttled or timed-out calls are retried. */
+  apiTimeoutMs: 5000,
+  apiRetries: 2,
+  /** The planned pods per node when the spec does not say (network.terway.podsPerNode). */
+  defaultPodsPerNode: 16,
+  /** An upper bound on kubelet maxPods knit accepts (the largest ECS types hold fewer than this). */
+  maxPodsLimit: 2048,
+  /** kubelet's own default maxPods, what a node gets when nothing sets it. */
+  kubeletDefaultMaxPods: 110,
+} as const;

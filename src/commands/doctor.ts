@@ -8,6 +8,8 @@ import { diffCrossVpcState } from '../crossvpc/state.js';
 import { CROSSVPC } from '../defaults.js';
 import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
 import { readCrossVpcState } from '../host/iptables.js';
+import type { Spec } from '../spec/schema.js';
+import { terwayChecksForHost } from './alicloud-facts.js';
 import type { CommandContext } from './context.js';
 import { findKubeconfig, readMetricsServer } from './crossvpc.js';
 import type { SpecOptions } from './options.js';
@@ -91,13 +93,23 @@ async function readNat(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'n
   }
 }
 
+/** Terway's cloud checks; a doctor reports a credentials or API failure instead of stopping on it. */
+async function readCloud(ctx: CommandContext, spec: Spec, node: string): Promise<DoctorFacts['cloud']> {
+  if (spec.network.plugin !== 'terway') return undefined;
+  try {
+    return await terwayChecksForHost(spec, node, ctx);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
 const MARK: Record<Finding['status'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
 export async function run(opts: DoctorOptions, ctx: CommandContext): Promise<number> {
   const { spec, localNode: node, target } = await hostSpec(opts, ctx);
   const base = { spec, node };
-  const [host, crossVpc, cluster] = await Promise.all([inspectHost(ctx, target), readNat(ctx, base), readCluster(ctx, opts)]);
-  const findings = diagnose({ ...base, host, crossVpc, cluster });
+  const [host, crossVpc, cluster, cloud] = await Promise.all([inspectHost(ctx, target), readNat(ctx, base), readCluster(ctx, opts), readCloud(ctx, spec, node)]);
+  const findings = diagnose({ ...base, host, crossVpc, cluster, ...(cloud ? { cloud } : {}) });
   const failed = findings.filter((f) => f.status === 'fail');
   ctx.out.json({ node, cni: spec.network.plugin, findings, failed: failed.length });
   const width = Math.max(...findings.map((f) => f.id.length));

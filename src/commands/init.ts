@@ -7,11 +7,11 @@ import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
 import { cniYaml } from '../cni/index.js';
 import { assertValidCni, hostMtu, renderCniFor } from './cni-source.js';
-import { hostCrossVpcFacts, withDetectedPublicIp } from './crossvpc.js';
+import { specOnHost } from './alicloud-facts.js';
+import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
 
 export interface InitOptions extends SpecOptions {
   dryRun?: boolean;
@@ -22,10 +22,7 @@ export interface InitOptions extends SpecOptions {
 }
 
 export async function run(opts: InitOptions, ctx: CommandContext): Promise<number> {
-  const loaded = await specFromOptions(opts, ctx);
-  const { localNode } = loaded;
-  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
-  const node = spec.nodes.find((n) => n.name === localNode)!;
+  const { spec, node, cloudChecks } = await specOnHost(opts, ctx);
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
   const cni = renderCniFor(spec, ctx, await hostMtu(ctx, node));
   // a manifest the apiserver would refuse is found before kubeadm init, not halfway through the plan
@@ -37,7 +34,7 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
     skip: opts.skip,
     dryRun: opts.dryRun,
     owner: 'init',
-    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors),
+    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
   });
   if (!results) return 0;
 

@@ -4,11 +4,11 @@ import { UsageError } from '../errors.js';
 import { joinPlanTitle, planJoin } from '../plan/join.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
-import { hostCrossVpcFacts, withDetectedPublicIp } from './crossvpc.js';
+import { specOnHost } from './alicloud-facts.js';
+import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
 
 export interface JoinOptions extends SpecOptions {
   endpoint?: string;
@@ -34,13 +34,10 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
   registerSecret(opts.token.split('.')[1]);
   registerSecret(opts.certificateKey);
 
-  const loaded = await specFromOptions(
+  const { spec, node, cloudChecks } = await specOnHost(
     { ...opts, controlPlaneEndpoint: opts.endpoint ?? opts.controlPlaneEndpoint, role: opts.controlPlane ? 'control-plane' : (opts.role ?? 'worker') },
     ctx,
   );
-  const { localNode } = loaded;
-  const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
-  const node = spec.nodes.find((n) => n.name === localNode)!;
   const secrets = { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey };
   const plan = { spec, node, secrets, crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };
   const results = await executePlan(ctx, {
@@ -49,7 +46,7 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     skip: opts.skip,
     dryRun: opts.dryRun,
     owner: 'join',
-    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors),
+    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
     // a joined node's own credentials: enough for the kubelet to annotate its own Node
     kubeconfig: ctx.files.path(PATHS.kubeletConf),
   });

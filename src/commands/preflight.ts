@@ -17,6 +17,7 @@ import type { CheckResult, PreflightTarget, Role } from '../preflight/types.js';
 import { formatPlan } from '../runner/describe.js';
 import type { Step, StepResult } from '../runner/types.js';
 import type { CommandContext } from './context.js';
+import { terwayChecksForHost } from './alicloud-facts.js';
 import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -109,9 +110,11 @@ export async function run(opts: PreflightOptions, ctx: CommandContext): Promise<
     if (scope) throw new UsageError('--fix and --undo: choose one');
     return undo(opts, ctx);
   }
-  const target = await preflightTarget(opts, ctx);
+  const { spec, localNode, target } = await hostSpec(opts, ctx);
   const ignore = opts.ignore ?? [];
-  const check = async () => applyIgnores(await inspectHost(ctx, target), ignore);
+  // the cloud side is read once: --fix changes only the host
+  const cloudChecks = target.cni === 'terway' ? await terwayChecksForHost(spec, localNode, ctx) : [];
+  const check = async () => applyIgnores([...(await inspectHost(ctx, target)), ...cloudChecks], ignore);
   const results = await check();
   const unknown = unknownIgnores(results, ignore);
   if (unknown.length) throw new UsageError(`--ignore: no check ${unknown.join(', ')} here (checks: ${results.map((r) => r.id).join(', ')})`);
@@ -167,8 +170,8 @@ const failedChecks = (failures: CheckResult[], ignoreFlag: string): PreflightErr
  * The preflight phase of init/join: the same checks; the table goes to stderr (stdout may be JSON)
  * and a failed check stops the plan before anything changes, with exit code 3.
  */
-export async function preflightGate(ctx: CommandContext, target: PreflightTarget, ignore: string[] = []): Promise<void> {
-  const results = applyIgnores(await inspectHost(ctx, target), ignore);
+export async function preflightGate(ctx: CommandContext, target: PreflightTarget, ignore: string[] = [], cloudChecks: CheckResult[] = []): Promise<void> {
+  const results = applyIgnores([...(await inspectHost(ctx, target)), ...cloudChecks], ignore);
   const failures = blockingFailures(results);
   if (failures.length === 0) return;
   ctx.out.note(formatResults(target, results, false));

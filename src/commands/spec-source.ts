@@ -1,11 +1,11 @@
 /** Reads `--config` and applies the flags: the one way a command gets its Spec. */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { loadSpec, type LoadedSpec } from '../spec/load.js';
+import { loadSpec, type DetectedHost, type LoadedSpec } from '../spec/load.js';
 import type { CommandContext } from './context.js';
 import type { SpecOptions } from './options.js';
 
-export async function specFromOptions(opts: SpecOptions, ctx: CommandContext): Promise<LoadedSpec> {
+export async function specFromOptions(opts: SpecOptions, ctx: CommandContext, detected?: DetectedHost): Promise<LoadedSpec> {
   let file: { name: string; text: string } | undefined;
   if (opts.config !== undefined) {
     try {
@@ -15,5 +15,5 @@ export async function specFromOptions(opts: SpecOptions, ctx: CommandContext): P
     }
   }
   const { config: _config, ...flags } = opts;
-  return loadSpec({ file, flags, hostname: ctx.hostname });
+  return loadSpec({ file, flags, hostname: ctx.hostname, ...(detected ? { detected } : {}) });
 }

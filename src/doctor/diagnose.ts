@@ -57,6 +57,8 @@ export interface DoctorFacts {
   crossVpc?: { drift: CrossVpcDrift; rulesFile: 'missing' | 'current' | 'outdated'; liveChains: number };
   /** The cluster, or why it could not be read. */
   cluster: ClusterFacts | { error: string };
+  /** Terway's cloud checks (src/cloud/alicloud/checks.ts), or why they could not run. */
+  cloud?: CheckResult[] | { error: string };
 }
 
 /** Share of a node's pod capacity at which Terway's ENI IPs count as nearly used up. */
@@ -157,9 +159,21 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
         });
     }
     if (!findings.some((f) => f.id === 'terway/ip-quota')) findings.push({ id: 'terway/ip-quota', status: 'ok', message: 'every node has ENI IPs to spare' });
-    findings.push({ id: 'terway/snat', status: 'skip', message: 'whether each pod vSwitch has a NAT gateway SNAT entry needs the VPC API, which this version of knit does not call yet' });
   }
   return findings;
 }
 
-export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...natFindings(f), ...clusterFindings(f)];
+/** Terway's side in the cloud: SNAT for the pod vSwitches, their free IPs, the RAM role. */
+function cloudFindings({ spec, cloud }: DoctorFacts): Finding[] {
+  if (spec.network.plugin !== 'terway') return [];
+  if (cloud === undefined || 'error' in cloud)
+    return [{ id: 'terway/snat', status: 'skip', message: `whether each pod vSwitch has a NAT gateway SNAT entry is unknown: ${cloud?.error ?? 'the cloud was not asked'}` }];
+  const mapped = [['alicloud/snat', 'terway/snat'], ['alicloud/vswitch-ips', 'terway/vswitch-ips'], ['alicloud/ram-role', 'terway/ram-role'], ['alicloud/ecs', 'terway/ecs']] as const;
+  // each reason carries its fix (the exact SNAT entry, the RAM step): the console or aliyun CLI is the remedy, not preflight --fix
+  return mapped.flatMap(([from, as]) => {
+    const r = cloud.find((c) => c.id === from);
+    return r ? [{ id: as, status: r.status === 'pass' ? ('ok' as const) : r.status, message: r.reason }] : [];
+  });
+}
+
+export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...natFindings(f), ...clusterFindings(f), ...cloudFindings(f)];

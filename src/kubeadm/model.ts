@@ -55,10 +55,28 @@ export function buildModel(spec: Spec): KubeadmModel {
  */
 export const nodeRegistration = (spec: Spec, node: NodeSpec): NodeRegistration => {
   // labels the CNI needs on the node from the start (Terway's exclusive ENI, hybrid sides, route reflectors)
-  const labels = Object.entries(cniNodeLabels(spec, node)).map(([k, v]) => `${k}=${v}`);
+  const labels = Object.entries({ ...ecsTopologyLabels(spec, node), ...cniNodeLabels(spec, node) }).map(([k, v]) => `${k}=${v}`);
+  const region = spec.alicloud?.region;
   return {
     name: node.name,
     criSocket: spec.kubernetes.criSocket,
-    kubeletExtraArgs: { 'node-ip': node.privateIP, ...(labels.length > 0 ? { 'node-labels': labels.join(',') } : {}) },
+    kubeletExtraArgs: {
+      'node-ip': node.privateIP,
+      ...(labels.length > 0 ? { 'node-labels': labels.join(',') } : {}),
+      // <region>.<instance id>: how Alibaba Cloud's controllers (Terway, the cloud controller manager) find the ECS instance
+      ...(node.instanceId && region ? { 'provider-id': `${region}.${node.instanceId}` } : {}),
+      // per node, as each instance type's ENIs differ; kubeadm join ignores a KubeletConfiguration, so a flag
+      ...(node.maxPods !== undefined ? { 'max-pods': String(node.maxPods) } : {}),
+    },
   };
 };
+
+/** The well-known topology labels of an ECS node; a kubelet may set these on itself (NodeRestriction allows them). */
+function ecsTopologyLabels(spec: Spec, node: NodeSpec): Record<string, string> {
+  const region = spec.alicloud?.region;
+  return {
+    ...(region && node.instanceId ? { 'topology.kubernetes.io/region': region } : {}),
+    ...(node.zone ? { 'topology.kubernetes.io/zone': node.zone } : {}),
+    ...(node.instanceType ? { 'node.kubernetes.io/instance-type': node.instanceType } : {}),
+  };
+}

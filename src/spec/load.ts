@@ -37,6 +37,19 @@ export interface SpecSources {
   flags?: SpecFlags;
   /** Host facts used for defaults: the local hostname names the node when nothing else does. */
   hostname: string;
+  /** What the ECS metadata service says about this host: defaults for the fields the file and flags leave out. */
+  detected?: DetectedHost;
+}
+
+/** ECS facts about the local node (src/cloud/alicloud/metadata.ts reads them). */
+export interface DetectedHost {
+  privateIP: string;
+  publicIP?: string;
+  instanceId: string;
+  instanceType: string;
+  zoneId: string;
+  regionId: string;
+  vswitchId: string;
 }
 
 export interface LoadedSpec {
@@ -79,6 +92,29 @@ function describeIssue(issue: z.core.$ZodIssue, flagsByPath: Map<string, string>
   const path = issue.path.length > 0 ? formatPath(issue.path) : 'spec';
   const flag = flagsByPath.get(path);
   return `${path}${flag ? ` (${flag})` : ''}: ${issue.message}`;
+}
+
+/**
+ * Metadata facts fill what the file and flags left out, never more: the node's addresses and ECS
+ * identity, the region, and for Terway the node's own vSwitch as the pod vSwitch of its zone.
+ */
+function fillDetected(raw: Raw, local: Raw, d: DetectedHost): void {
+  const fill = (obj: Raw, key: string, value: unknown) => {
+    if (obj[key] === undefined && value !== undefined) obj[key] = value;
+  };
+  fill(local, 'privateIP', d.privateIP);
+  fill(local, 'publicIP', d.publicIP);
+  fill(local, 'instanceId', d.instanceId);
+  fill(local, 'instanceType', d.instanceType);
+  fill(local, 'zone', d.zoneId);
+  const alicloud = isObject(raw.alicloud) ? raw.alicloud : (raw.alicloud = {});
+  fill(alicloud, 'region', d.regionId);
+  const network = isObject(raw.network) ? raw.network : undefined;
+  if (network?.plugin === 'terway') {
+    const terway = isObject(network.terway) ? network.terway : (network.terway = {});
+    const vswitches = isObject(terway.vswitches) ? terway.vswitches : undefined;
+    if (!vswitches || Object.keys(vswitches).length === 0) terway.vswitches = { [d.zoneId]: [d.vswitchId] };
+  }
 }
 
 export function loadSpec(sources: SpecSources): LoadedSpec {
@@ -126,6 +162,7 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
     givenByFlag.add(`nodes[${index}].publicIP`);
   }
   if (flags.role !== undefined) local.role = flags.role;
+  if (sources.detected) fillDetected(raw, local, sources.detected);
 
   // The endpoint defaults to the first control plane's public address (what cross-VPC peers can reach).
   const kube = isObject(raw.kubernetes) ? raw.kubernetes : (raw.kubernetes = {});

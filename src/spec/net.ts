@@ -20,6 +20,9 @@ export const isNetworkAligned = (c: Cidr): boolean => c.network.toString() === c
 
 export const cidrContains = (c: Cidr, ip: string): boolean => ipaddr.IPv4.parse(ip).match(c.network, c.prefix);
 
+/** True when every address of `inner` lies in `outer` (10.0.0.0/16 covers 10.0.3.0/24). */
+export const cidrCovers = (outer: Cidr, inner: Cidr): boolean => outer.prefix <= inner.prefix && inner.network.match(outer.network, outer.prefix);
+
 export const cidrsOverlap = (a: Cidr, b: Cidr): boolean =>
   a.network.match(b.network, b.prefix) || b.network.match(a.network, a.prefix);
 

@@ -8,7 +8,7 @@ import * as z from 'zod';
 // zod compiles a parser per object schema with `new Function` on first use; knit parses one spec per
 // run, so compiling costs more than it saves (about 10 ms of a render), and no code cache holds eval'd code
 z.config({ jitless: true });
-import { IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
+import { ALICLOUD, IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
 import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
 
 const IMAGE_REGISTRY = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$/;
@@ -94,6 +94,25 @@ const terway = z
     vswitchSelectionPolicy: z.enum(['ordered', 'random']).default('ordered'),
     minPoolSize: z.number().int().min(0).default(0),
     maxPoolSize: z.number().int().min(0).default(5),
+    /** Pods planned per node: preflight and max-pods warn when an instance type's ENIs hold fewer. */
+    podsPerNode: z.number().int().min(1).default(ALICLOUD.defaultPodsPerNode),
+  })
+  .strict();
+
+/** An API endpoint: host[:port], or a URL whose scheme picks http or https (VPC endpoints, proxies, tests). */
+const apiEndpoint = str('HOST[:PORT] or http(s)://HOST[:PORT]').regex(
+  /^(https?:\/\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?\/?$/i,
+  'must be HOST[:PORT] or http(s)://HOST[:PORT], such as ecs-vpc.cn-hangzhou.aliyuncs.com',
+);
+
+const alicloud = z
+  .object({
+    /** The region of the ECS instances, e.g. cn-hangzhou (detected from the metadata service on ECS). */
+    region: z.string().regex(/^[a-z]+(-[a-z0-9]+)+$/, 'must be a region id such as cn-hangzhou').optional(),
+    /** The ECS API endpoint (default: the SDK's public endpoint for the region). */
+    endpoint: apiEndpoint.optional(),
+    /** The VPC API endpoint (default: the SDK's public endpoint for the region). */
+    vpcEndpoint: apiEndpoint.optional(),
   })
   .strict();
 
@@ -110,6 +129,12 @@ export const nodeSchema = z
     vpc: z.string().min(1).optional(),
     /** Hybrid clusters: a node outside Alibaba Cloud, which runs network.hybrid.externalPlugin instead of Terway. */
     external: z.boolean().optional(),
+    /** ECS facts (detected from the metadata service): kubelet's provider-id and topology labels. */
+    instanceId: z.string().regex(/^i-[a-z0-9]+$/, 'must be an ECS instance id such as i-bp1abc').optional(),
+    instanceType: z.string().regex(/^ecs\.[a-z0-9][-a-z0-9.]*$/, 'must be an ECS instance type such as ecs.g7.large').optional(),
+    zone: z.string().regex(/^[a-z]+(-[a-z0-9]+)+$/, 'must be a zone id such as cn-hangzhou-h').optional(),
+    /** kubelet's maxPods (for Terway: what the instance type's ENIs hold plus host-network pods). */
+    maxPods: z.number().int().min(1).max(ALICLOUD.maxPodsLimit).optional(),
   })
   .strict();
 
@@ -144,6 +169,7 @@ export const specSchema = z
     mirror: z.enum(['none', 'cn']).default('none'),
     /** A private registry holding every image under its upstream path (host[:port][/prefix]). */
     imageRegistry: z.string().regex(IMAGE_REGISTRY, 'must be a registry such as registry.example.com:5000/mirror').optional(),
+    alicloud: alicloud.optional(),
     nodes: z.array(nodeSchema).min(1, 'at least one node is required'),
   })
   .strict()
@@ -162,6 +188,7 @@ export const specSchema = z
       issue(['network', 'hybrid'], `hybrid clusters run Terway on ECS nodes; network.plugin is ${s.network.plugin}`);
     s.nodes.forEach((n, i) => {
       if (n.external && !s.network.hybrid) issue(['nodes', i, 'external'], 'external nodes need network.hybrid.externalPlugin');
+      if (n.instanceId && !s.alicloud?.region) issue(['alicloud', 'region'], `is required with nodes[${i}].instanceId (kubelet's provider-id is <region>.<instance id>)`);
     });
     if (s.network.terway.minPoolSize > s.network.terway.maxPoolSize)
       issue(['network', 'terway', 'minPoolSize'], `${s.network.terway.minPoolSize} is above network.terway.maxPoolSize ${s.network.terway.maxPoolSize}`);

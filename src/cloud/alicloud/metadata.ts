@@ -3,7 +3,8 @@
  * mode's session token when the service offers one. Short timeouts: off ECS nothing answers, and knit
  * must say so within about a second. Answers are cached (the service throttles).
  */
-export const DEFAULT_METADATA_URL = 'http://100.100.100.200/latest/meta-data/';
+import { ALICLOUD } from '../../defaults.js';
+
 const TIMEOUT_MS = 1000;
 const TOKEN_TTL_S = 300;
 
@@ -13,7 +14,7 @@ export class MetadataClient {
   private readonly cache = new Map<string, Promise<string | undefined>>();
 
   /** `baseUrl` from $KNIT_ECS_METADATA_URL (tests, proxies); the link-local ECS address otherwise. */
-  constructor(baseUrl = DEFAULT_METADATA_URL) {
+  constructor(baseUrl: string = ALICLOUD.metadataUrl) {
     this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   }
 
@@ -49,14 +50,71 @@ export class MetadataClient {
     return cached;
   }
 
+  /** True when this client asks somewhere other than the ECS address (KNIT_ECS_METADATA_URL). */
+  get overridden(): boolean {
+    return this.base.href !== ALICLOUD.metadataUrl;
+  }
+
+  private unreachable(e: unknown): string {
+    const err = e as Error;
+    const reason = err.name === 'TimeoutError' || err.name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s: not on ECS?` : err.message;
+    return `the ECS metadata service (${this.base.href}) is not reachable (${reason})`;
+  }
+
   /** The EIP of the primary NIC, or undefined (no EIP, or not on ECS: the error says which). */
   async eip(): Promise<{ ip?: string; error?: string }> {
     try {
       return { ip: await this.get('eipv4') };
     } catch (e) {
-      const err = e as Error;
-      const reason = err.name === 'TimeoutError' || err.name === 'AbortError' ? 'no answer within 1 s: not on ECS?' : err.message;
-      return { error: `the ECS metadata service (${this.base.href}) is not reachable (${reason})` };
+      return { error: this.unreachable(e) };
     }
   }
+
+  /**
+   * Who this instance is, in one round of parallel reads; `notOnEcs` says why not when the service
+   * does not answer (off ECS, the address is silent and the 1 s timeout decides).
+   */
+  async identity(): Promise<{ identity?: EcsIdentity; notOnEcs?: string }> {
+    try {
+      const instanceId = await this.get('instance-id');
+      if (!instanceId) return { notOnEcs: `the ECS metadata service (${this.base.href}) has no instance-id` };
+      const [regionId, zoneId, instanceType, privateIP, publicIP, vpcId, vswitchId, vswitchCidr, mac, roles, hostname] = await Promise.all(
+        ['region-id', 'zone-id', 'instance/instance-type', 'private-ipv4', 'eipv4', 'vpc-id', 'vswitch-id', 'vswitch-cidr-block', 'mac', 'ram/security-credentials/', 'hostname']
+          .map((p) => this.get(p)),
+      );
+      const need = { regionId, zoneId, instanceType, privateIP, vpcId, vswitchId };
+      const missing = Object.entries(need).filter(([, v]) => !v).map(([k]) => k);
+      if (missing.length > 0) return { notOnEcs: `the ECS metadata service answered without ${missing.join(', ')}` };
+      return {
+        identity: {
+          instanceId, regionId: regionId!, zoneId: zoneId!, instanceType: instanceType!, privateIP: privateIP!, vpcId: vpcId!, vswitchId: vswitchId!,
+          ...(publicIP ? { publicIP } : {}),
+          ...(vswitchCidr ? { vswitchCidr } : {}),
+          ...(mac ? { mac } : {}),
+          ...(hostname ? { hostname } : {}),
+          ...(roles?.split('\n')[0]?.trim() ? { ramRole: roles.split('\n')[0]!.trim() } : {}),
+        },
+      };
+    } catch (e) {
+      return { notOnEcs: this.unreachable(e) };
+    }
+  }
+}
+
+/** What the metadata service says about this instance. */
+export interface EcsIdentity {
+  instanceId: string;
+  regionId: string;
+  zoneId: string;
+  instanceType: string;
+  privateIP: string;
+  /** The EIP of the primary NIC (`eipv4`); absent without one. */
+  publicIP?: string;
+  vpcId: string;
+  vswitchId: string;
+  vswitchCidr?: string;
+  mac?: string;
+  hostname?: string;
+  /** The instance RAM role's name (Terway's credentials when network.terway.credentials is ram-role). */
+  ramRole?: string;
 }

@@ -1,0 +1,263 @@
+/**
+ * The ECS and VPC OpenAPI, through Alibaba Cloud's own SDK. The SDK costs ~0.8 s to load, so it is
+ * imported only when a command really calls the API; `knit --help` and offline renders never do.
+ * Calls return plain data (the shapes the pure checks need); failures become knit errors that say
+ * what to do: credentials and permissions exit 4, throttling and timeouts exit 1 after retries.
+ */
+import { ALICLOUD } from '../../defaults.js';
+import { CloudError, KnitError, ExitCode } from '../../errors.js';
+import type { ResolvedCredentials } from './credentials.js';
+
+export interface InstanceInfo {
+  instanceId: string;
+  instanceType: string;
+  zoneId: string;
+  vpcId: string;
+  vswitchId: string;
+  privateIP?: string;
+  securityGroupIds: string[];
+  /** The EIP bound to the primary NIC, else a classic public IP. */
+  publicIP?: string;
+}
+
+export interface InstanceTypeLimits {
+  instanceType: string;
+  /** ENIs the type holds, the primary one included. */
+  eniQuantity: number;
+  /** Private IPv4 addresses per ENI, the ENI's primary address included. */
+  eniPrivateIpAddressQuantity: number;
+  /** ENIs including trunk-mode member ENIs (exclusive ENI with trunking). */
+  eniTotalQuantity?: number;
+  cpuCoreCount?: number;
+  memoryGiB?: number;
+}
+
+export interface VSwitchInfo {
+  vswitchId: string;
+  vpcId: string;
+  zoneId: string;
+  cidr: string;
+  availableIps: number;
+}
+
+export interface SnatEntryInfo {
+  natGatewayId: string;
+  snatTableId: string;
+  snatIp: string;
+  sourceVSwitchId?: string;
+  sourceCidr?: string;
+}
+
+export interface NatGatewayInfo {
+  natGatewayId: string;
+  snatTableIds: string[];
+}
+
+/** An API failure that is not about credentials: throttled, timed out, or a service error (exit 1). */
+export class CloudApiError extends KnitError {
+  readonly exitCode = ExitCode.stepFailed;
+}
+
+export interface ApiEndpoints {
+  /** host[:port] or http(s)://host[:port]; the SDK's public endpoint for the region when absent. */
+  ecs?: string;
+  vpc?: string;
+}
+
+/**
+ * The SDK takes host[:port] without a scheme, and a separate protocol; users give either form.
+ * `ecs.cn-hangzhou.aliyuncs.com` → https; `http://127.0.0.1:8080` → http.
+ */
+export function parseEndpoint(value: string): { endpoint: string; protocol: 'http' | 'https' } {
+  const m = /^(?:(https?):\/\/)?([^/]+)\/?$/i.exec(value.trim());
+  if (!m) throw new CloudError(`endpoint ${JSON.stringify(value)} is not HOST[:PORT] or http(s)://HOST[:PORT]`);
+  return { endpoint: m[2]!, protocol: (m[1]?.toLowerCase() as 'http' | 'https' | undefined) ?? 'https' };
+}
+
+/** Codes that mean "who you are or what you may do", as the ECS/VPC APIs and the SDK report them. */
+const CREDENTIAL_CODES = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|Forbidden|NoPermission|InvalidCredentials|CredentialException|Unauthorized|InvalidAuthorization)/i;
+const PERMISSION_CODES = /^(Forbidden|NoPermission)/i;
+const RETRYABLE_CODES = /^(Throttling|ServiceUnavailable|InternalError|UnknownError|OperationConflict)/i;
+
+interface SdkError {
+  code?: string;
+  message?: string;
+  statusCode?: number;
+  name?: string;
+  data?: { RequestId?: string; Message?: string; Recommend?: string };
+}
+
+const isTimeout = (e: SdkError): boolean =>
+  /timeout|ETIMEDOUT|ECONNRESET|socket hang up/i.test(`${e.name ?? ''} ${e.code ?? ''} ${e.message ?? ''}`);
+const isUnreachable = (e: SdkError): boolean => /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
+
+/** Turns an SDK error into a knit error naming the API, the action and what to do. */
+export function describeApiError(api: string, action: string, err: unknown, endpoint: string): KnitError {
+  const e = err as SdkError;
+  const code = e.code ?? '';
+  const message = e.data?.Message ?? e.message?.replace(/^code: \d+, /, '').replace(/ request id: .*$/, '') ?? String(err);
+  const requestId = e.data?.RequestId ? [`request id ${e.data.RequestId}`] : [];
+  const what = `${api} ${action}`;
+  if (PERMISSION_CODES.test(code))
+    return new CloudError(`${what}: permission denied (${code}): the credentials lack ${api.toLowerCase()}:${action}`, [
+      'grant it: `knit alicloud ram-policy` prints the policy Terway and knit need; attach it to the RAM user or role',
+      ...requestId,
+    ]);
+  if (CREDENTIAL_CODES.test(code))
+    return new CloudError(`${what}: the credentials were refused (${code}): ${message}`, [
+      'check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET, the profile, or the instance RAM role',
+      ...requestId,
+    ]);
+  if (RETRYABLE_CODES.test(code))
+    return new CloudApiError(`${what}: ${code} after ${ALICLOUD.apiRetries + 1} attempts: ${message}`, ['try again in a minute', ...requestId]);
+  if (isTimeout(e))
+    return new CloudApiError(`${what}: no answer from ${endpoint} within ${ALICLOUD.apiTimeoutMs / 1000} s (${ALICLOUD.apiRetries + 1} attempts)`, [
+      'check the route to the endpoint, or set alicloud.endpoint / KNIT_ALICLOUD_ENDPOINT (e.g. the VPC endpoint ecs-vpc.<region>.aliyuncs.com)',
+    ]);
+  if (isUnreachable(e))
+    return new CloudApiError(`${what}: cannot reach ${endpoint} (${code || message})`, [
+      'set alicloud.endpoint / KNIT_ALICLOUD_ENDPOINT to an endpoint this host can reach',
+    ]);
+  return new CloudApiError(`${what}: ${code ? `${code}: ` : ''}${message}`, requestId);
+}
+
+const retryable = (e: SdkError): boolean => RETRYABLE_CODES.test(e.code ?? '') || isTimeout(e);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface AlicloudApiOptions {
+  regionId: string;
+  credentials: ResolvedCredentials;
+  endpoints?: ApiEndpoints;
+  /** Per-request timeout; ALICLOUD.apiTimeoutMs by default. */
+  timeoutMs?: number;
+}
+
+// The SDK packages are CommonJS: `default` is module.exports, holding the client (its own `default`) and the models.
+const loadEcsSdk = async () => (await import('@alicloud/ecs20140526')).default;
+const loadVpcSdk = async () => (await import('@alicloud/vpc20160428')).default;
+type EcsSdk = Awaited<ReturnType<typeof loadEcsSdk>>;
+type VpcSdk = Awaited<ReturnType<typeof loadVpcSdk>>;
+
+export class AlicloudApi {
+  private ecsClient?: Promise<{ sdk: EcsSdk; client: InstanceType<EcsSdk['default']> }>;
+  private vpcClient?: Promise<{ sdk: VpcSdk; client: InstanceType<VpcSdk['default']> }>;
+
+  constructor(private readonly o: AlicloudApiOptions) {}
+
+  private async config(endpoint: string | undefined) {
+    const { Config } = (await import('@alicloud/openapi-core')).default.$OpenApiUtil;
+    const timeout = this.o.timeoutMs ?? ALICLOUD.apiTimeoutMs;
+    const at = endpoint !== undefined ? parseEndpoint(endpoint) : undefined;
+    return new Config({
+      credential: this.o.credentials.credential,
+      regionId: this.o.regionId,
+      ...(at ? { endpoint: at.endpoint, protocol: at.protocol } : {}),
+      connectTimeout: timeout,
+      readTimeout: timeout,
+    });
+  }
+
+  private ecs() {
+    this.ecsClient ??= (async () => {
+      const sdk = await loadEcsSdk();
+      return { sdk, client: new sdk.default(await this.config(this.o.endpoints?.ecs)) };
+    })();
+    return this.ecsClient;
+  }
+
+  private vpc() {
+    this.vpcClient ??= (async () => {
+      const sdk = await loadVpcSdk();
+      return { sdk, client: new sdk.default(await this.config(this.o.endpoints?.vpc)) };
+    })();
+    return this.vpcClient;
+  }
+
+  /** One call with retries on throttling and timeouts (backing off), every other error at once. */
+  private async call<T>(api: 'ECS' | 'VPC', action: string, fn: () => Promise<T>): Promise<T> {
+    const endpoint = (api === 'ECS' ? this.o.endpoints?.ecs : this.o.endpoints?.vpc) ?? `the ${api} endpoint of ${this.o.regionId}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= ALICLOUD.apiRetries || !retryable(err as SdkError)) throw describeApiError(api, action, err, endpoint);
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  }
+
+  async describeInstance(instanceId: string): Promise<InstanceInfo> {
+    const { sdk, client } = await this.ecs();
+    const req = new sdk.DescribeInstancesRequest({ regionId: this.o.regionId, instanceIds: JSON.stringify([instanceId]) });
+    const res = await this.call('ECS', 'DescribeInstances', () => client.describeInstances(req));
+    const i = res.body?.instances?.instance?.[0];
+    if (!i?.instanceId) throw new CloudApiError(`ECS DescribeInstances: no instance ${instanceId} in ${this.o.regionId}`);
+    return {
+      instanceId: i.instanceId,
+      instanceType: i.instanceType ?? '',
+      zoneId: i.zoneId ?? '',
+      vpcId: i.vpcAttributes?.vpcId ?? '',
+      vswitchId: i.vpcAttributes?.vSwitchId ?? '',
+      privateIP: i.vpcAttributes?.privateIpAddress?.ipAddress?.[0],
+      securityGroupIds: i.securityGroupIds?.securityGroupId ?? [],
+      publicIP: i.eipAddress?.ipAddress || i.publicIpAddress?.ipAddress?.[0] || undefined,
+    };
+  }
+
+  async describeInstanceTypes(types: string[]): Promise<InstanceTypeLimits[]> {
+    const { sdk, client } = await this.ecs();
+    const req = new sdk.DescribeInstanceTypesRequest({ instanceTypes: types });
+    const res = await this.call('ECS', 'DescribeInstanceTypes', () => client.describeInstanceTypes(req));
+    return (res.body?.instanceTypes?.instanceType ?? []).map((t) => ({
+      instanceType: t.instanceTypeId ?? '',
+      eniQuantity: t.eniQuantity ?? 0,
+      eniPrivateIpAddressQuantity: t.eniPrivateIpAddressQuantity ?? 0,
+      eniTotalQuantity: t.eniTotalQuantity,
+      cpuCoreCount: t.cpuCoreCount,
+      memoryGiB: t.memorySize,
+    }));
+  }
+
+  async describeVSwitches(vswitchIds: string[]): Promise<VSwitchInfo[]> {
+    const { sdk, client } = await this.vpc();
+    const found: VSwitchInfo[] = [];
+    // one call per vSwitch: the VSwitchId parameter takes a single id
+    for (const id of vswitchIds) {
+      const req = new sdk.DescribeVSwitchesRequest({ regionId: this.o.regionId, vSwitchId: id });
+      const res = await this.call('VPC', 'DescribeVSwitches', () => client.describeVSwitches(req));
+      for (const v of res.body?.vSwitches?.vSwitch ?? [])
+        found.push({ vswitchId: v.vSwitchId ?? id, vpcId: v.vpcId ?? '', zoneId: v.zoneId ?? '', cidr: v.cidrBlock ?? '', availableIps: v.availableIpAddressCount ?? 0 });
+    }
+    return found;
+  }
+
+  /** Every SNAT entry of every NAT gateway in the VPC (the coverage check reads them all). */
+  async snatEntries(vpcId: string): Promise<{ natGateways: NatGatewayInfo[]; entries: SnatEntryInfo[] }> {
+    const { sdk, client } = await this.vpc();
+    const gwReq = new sdk.DescribeNatGatewaysRequest({ regionId: this.o.regionId, vpcId, pageSize: 50 });
+    const gws = await this.call('VPC', 'DescribeNatGateways', () => client.describeNatGateways(gwReq));
+    const natGateways = (gws.body?.natGateways?.natGateway ?? []).map((g) => ({
+      natGatewayId: g.natGatewayId ?? '',
+      snatTableIds: g.snatTableIds?.snatTableId ?? [],
+    }));
+    const entries: SnatEntryInfo[] = [];
+    for (const gw of natGateways)
+      for (const snatTableId of gw.snatTableIds) {
+        for (let page = 1; ; page++) {
+          const req = new sdk.DescribeSnatTableEntriesRequest({ regionId: this.o.regionId, snatTableId, pageNumber: page, pageSize: 50 });
+          const res = await this.call('VPC', 'DescribeSnatTableEntries', () => client.describeSnatTableEntries(req));
+          const rows = res.body?.snatTableEntries?.snatTableEntry ?? [];
+          for (const e of rows)
+            entries.push({
+              natGatewayId: gw.natGatewayId,
+              snatTableId,
+              snatIp: e.snatIp ?? '',
+              ...(e.sourceVSwitchId ? { sourceVSwitchId: e.sourceVSwitchId } : {}),
+              ...(e.sourceCIDR ? { sourceCidr: e.sourceCIDR } : {}),
+            });
+          if (rows.length < 50 || page * 50 >= (res.body?.totalCount ?? 0)) break;
+        }
+      }
+    return { natGateways, entries };
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Alibaba Cloud credentials, from @alicloud/credentials' standard chain: the ALIBABA_CLOUD_ACCESS_KEY_*
+ * environment (+ ALIBABA_CLOUD_SECURITY_TOKEN), OIDC, the aliyun CLI profile, ~/.alibabacloud/credentials,
+ * then the ECS instance RAM role. The secret and the STS token are registered with the redactor the
+ * moment they are read, so no output of knit can carry them.
+ *
+ * The library asks the RAM role of the fixed address 100.100.100.200. When KNIT_ECS_METADATA_URL points
+ * knit's metadata client elsewhere (a proxy, a test), that step of the chain is replaced by one that
+ * asks the same metadata client, so every metadata read goes to one place.
+ */
+import { CloudError } from '../../errors.js';
+import { registerSecret } from '../../ui/redact.js';
+import type { MetadataClient } from './metadata.js';
+
+const loadCredentialsSdk = async () => (await import('@alicloud/credentials')).default;
+type CredentialsSdk = Awaited<ReturnType<typeof loadCredentialsSdk>>;
+type Provider = ConstructorParameters<CredentialsSdk['default']>[1] & {
+  getCredentials(): Promise<{ accessKeyId: string; accessKeySecret: string; securityToken: string; providerName: string }>;
+  getProviderName(): string;
+};
+
+export interface ResolvedCredentials {
+  /** What the SDK's Config takes as `credential`. */
+  credential: InstanceType<CredentialsSdk['default']>;
+  /** Where they came from, e.g. `env`, `profile`, `ecs_ram_role` (said to the user, never the key). */
+  source: string;
+  accessKeyId: string;
+}
+
+export interface CredentialSources {
+  metadata: MetadataClient;
+  /** True when the metadata client is not the ECS default address (KNIT_ECS_METADATA_URL). */
+  metadataOverridden: boolean;
+}
+
+/** The ECS RAM role, read through knit's metadata client: `ram/security-credentials/<role>`. */
+function metadataRamRoleProvider(sdk: CredentialsSdk, metadata: MetadataClient): Provider {
+  return {
+    getProviderName: () => 'ecs_ram_role',
+    async getCredentials() {
+      const role = (await metadata.get('ram/security-credentials/').catch(() => undefined))?.split('\n')[0]?.trim();
+      if (!role) throw new Error('ecs_ram_role: this instance has no RAM role');
+      const body = await metadata.get(`ram/security-credentials/${role}`);
+      const sts = JSON.parse(body ?? '{}') as { Code?: string; AccessKeyId?: string; AccessKeySecret?: string; SecurityToken?: string };
+      if (sts.Code !== 'Success' || !sts.AccessKeyId || !sts.AccessKeySecret || !sts.SecurityToken)
+        throw new Error(`ecs_ram_role: the metadata service gave no credentials for role ${role} (Code ${sts.Code ?? 'missing'})`);
+      const inner = sdk.StaticSTSCredentialsProvider.builder()
+        .withAccessKeyId(sts.AccessKeyId)
+        .withAccessKeySecret(sts.AccessKeySecret)
+        .withSecurityToken(sts.SecurityToken)
+        .build();
+      const c = await inner.getCredentials();
+      return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken, providerName: 'ecs_ram_role' };
+    },
+  } as Provider;
+}
+
+/** The first provider that answers wins; the error lists why each one did not. */
+function firstOf(providers: Provider[]): Provider {
+  return {
+    getProviderName: () => 'default',
+    async getCredentials() {
+      const reasons: string[] = [];
+      for (const p of providers) {
+        try {
+          return await p.getCredentials();
+        } catch (e) {
+          reasons.push((e as Error).message);
+        }
+      }
+      throw new Error(reasons.join('; '));
+    },
+  } as Provider;
+}
+
+export async function resolveCredentials(sources: CredentialSources, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedCredentials> {
+  const sdk = await loadCredentialsSdk();
+  let provider: Provider;
+  if (sources.metadataOverridden) {
+    // the library reads this when its chain is built: leave the fixed ECS address out of it
+    env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
+    provider = firstOf([sdk.DefaultCredentialsProvider.builder().build() as Provider, metadataRamRoleProvider(sdk, sources.metadata)]);
+  } else {
+    provider = sdk.DefaultCredentialsProvider.builder().build() as Provider;
+  }
+  const credential = new sdk.default(null, provider);
+  let model;
+  try {
+    model = await credential.getCredential();
+  } catch (e) {
+    throw new CloudError('no Alibaba Cloud credentials found', [
+      'give them as ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, in ~/.alibabacloud/credentials, or attach a RAM role to this ECS instance',
+      `(the chain said: ${(e as Error).message.split('\n')[0]})`,
+    ]);
+  }
+  registerSecret(model.accessKeySecret);
+  registerSecret(model.securityToken);
+  return {
+    credential,
+    source: (model.providerName ?? 'unknown').replace(/^default\//, ''),
+    accessKeyId: model.accessKeyId ?? '',
+  };
+}

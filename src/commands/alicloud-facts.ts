@@ -1,0 +1,157 @@
+/**
+ * What init, join and preflight learn from Alibaba Cloud before they change anything: the instance's
+ * identity from the metadata service, and for Terway the node's security groups, its instance type's
+ * ENI limits, the pod vSwitches and the VPC's SNAT entries from the ECS and VPC APIs. A credentials or
+ * API failure stops the command here, with nothing changed.
+ */
+import type { AlicloudApi, ApiEndpoints } from '../cloud/alicloud/api.js';
+import type { TerwayCloudFacts } from '../cloud/alicloud/checks.js';
+import type { ResolvedCredentials } from '../cloud/alicloud/credentials.js';
+import type { MaxPods } from '../cloud/alicloud/max-pods.js';
+import { MetadataClient, type EcsIdentity } from '../cloud/alicloud/metadata.js';
+import { UsageError } from '../errors.js';
+import type { DetectedHost } from '../spec/load.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import type { CheckResult } from '../preflight/types.js';
+import type { CommandContext } from './context.js';
+import type { SpecOptions } from './options.js';
+import { specFromOptions } from './spec-source.js';
+
+export const metadataClient = (ctx: Pick<CommandContext, 'env'>): MetadataClient =>
+  new MetadataClient(ctx.env.KNIT_ECS_METADATA_URL || undefined);
+
+export interface HostIdentity {
+  identity?: EcsIdentity;
+  /** Why the metadata service gave nothing (off ECS), said once to the user. */
+  notOnEcs?: string;
+}
+
+/** The ECS identity of this host, or why there is none; at most ~1 s off ECS. */
+export async function detectEcs(ctx: Pick<CommandContext, 'env'>): Promise<HostIdentity> {
+  return metadataClient(ctx).identity();
+}
+
+export const detectedHost = (id: EcsIdentity): DetectedHost => ({
+  privateIP: id.privateIP,
+  ...(id.publicIP ? { publicIP: id.publicIP } : {}),
+  instanceId: id.instanceId,
+  instanceType: id.instanceType,
+  zoneId: id.zoneId,
+  regionId: id.regionId,
+  vswitchId: id.vswitchId,
+});
+
+/** The API endpoints: $KNIT_ALICLOUD_ENDPOINT (both APIs; $KNIT_ALICLOUD_VPC_ENDPOINT for VPC alone), else the spec. */
+export function apiEndpoints(spec: Pick<Spec, 'alicloud'> | undefined, env: NodeJS.ProcessEnv): ApiEndpoints {
+  const ecs = env.KNIT_ALICLOUD_ENDPOINT || spec?.alicloud?.endpoint;
+  const vpc = env.KNIT_ALICLOUD_VPC_ENDPOINT || env.KNIT_ALICLOUD_ENDPOINT || spec?.alicloud?.vpcEndpoint;
+  return { ...(ecs ? { ecs } : {}), ...(vpc ? { vpc } : {}) };
+}
+
+export async function credentialsFor(ctx: CommandContext): Promise<ResolvedCredentials> {
+  const { resolveCredentials } = await import('../cloud/alicloud/credentials.js');
+  const metadata = metadataClient(ctx);
+  return resolveCredentials({ metadata, metadataOverridden: metadata.overridden }, ctx.env);
+}
+
+export async function openApi(ctx: CommandContext, regionId: string, spec?: Pick<Spec, 'alicloud'>): Promise<AlicloudApi> {
+  const [{ AlicloudApi }, credentials] = await Promise.all([import('../cloud/alicloud/api.js'), credentialsFor(ctx)]);
+  ctx.out.note(`Alibaba Cloud credentials: ${credentials.source} (AccessKey ${credentials.accessKeyId.slice(0, 8)}…)`);
+  return new AlicloudApi({ regionId, credentials, endpoints: apiEndpoints(spec, ctx.env) });
+}
+
+export interface TerwayCloud {
+  facts: TerwayCloudFacts;
+  securityGroupIds: string[];
+  maxPods?: MaxPods;
+}
+
+/** The Terway facts for this node, from the ECS and VPC APIs. Needs the node's ECS identity. */
+export async function terwayCloud(spec: Spec, node: NodeSpec, identity: EcsIdentity | undefined, ctx: CommandContext): Promise<TerwayCloud> {
+  const regionId = spec.alicloud?.region ?? identity?.regionId;
+  const instanceId = node.instanceId ?? identity?.instanceId;
+  if (!regionId || !instanceId)
+    throw new UsageError(`nodes: ${node.name} needs instanceId and alicloud.region for Terway (detected on ECS; give them in the spec elsewhere)`);
+  const api = await openApi(ctx, regionId, spec);
+  const { planMaxPods } = await import('../cloud/alicloud/max-pods.js');
+  const instance = await api.describeInstance(instanceId);
+  const instanceType = node.instanceType ?? instance.instanceType;
+  const [limits] = await api.describeInstanceTypes([instanceType]);
+  if (!limits) throw new UsageError(`nodes: ${node.name}: ECS does not know instance type ${instanceType}`);
+  const wanted = [...new Set(Object.values(spec.network.terway.vswitches).flat())];
+  const podVSwitches = await api.describeVSwitches(wanted);
+  const { natGateways, entries } = await api.snatEntries(instance.vpcId);
+  const maxPods = planMaxPods(limits, spec.network.terway.mode, node.role, spec.network.terway.podsPerNode);
+  const terwayNodes = spec.nodes.filter((n) => !n.external).length;
+  return {
+    securityGroupIds: instance.securityGroupIds,
+    maxPods,
+    facts: {
+      regionId,
+      vpcId: instance.vpcId,
+      podVSwitches,
+      unknownVSwitches: wanted.filter((id) => !podVSwitches.some((v) => v.vswitchId === id)),
+      natGateways,
+      snatEntries: entries,
+      maxPods,
+      plannedPods: spec.network.terway.podsPerNode * terwayNodes,
+      credentials: spec.network.terway.credentials,
+      ...(identity?.ramRole ? { ramRole: identity.ramRole } : {}),
+    },
+  };
+}
+
+/** The spec with what the API found filled in where the spec is silent: security groups, this node's maxPods. */
+export function withTerwayFacts(spec: Spec, nodeName: string, cloud: TerwayCloud): Spec {
+  const terway = spec.network.terway;
+  return {
+    ...spec,
+    network: { ...spec.network, terway: { ...terway, securityGroups: terway.securityGroups.length > 0 ? terway.securityGroups : cloud.securityGroupIds } },
+    nodes: spec.nodes.map((n) => (n.name === nodeName && n.maxPods === undefined && cloud.maxPods ? { ...n, maxPods: cloud.maxPods.maxPods } : n)),
+  };
+}
+
+export interface NodeSpecOnHost {
+  spec: Spec;
+  node: NodeSpec;
+  identity?: EcsIdentity;
+  /** Terway's cloud checks (SNAT, vSwitch IPs, ENI budget, RAM role), for the preflight table. */
+  cloudChecks: CheckResult[];
+}
+
+/**
+ * init and join: the spec from --config and flags, this host's ECS facts filling what they leave out,
+ * and for Terway what the ECS/VPC APIs say. Off ECS the metadata service's silence is said once.
+ */
+export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: CommandContext): Promise<NodeSpecOnHost> {
+  const { identity, notOnEcs } = await detectEcs(ctx);
+  if (identity)
+    ctx.out.note(`ECS instance ${identity.instanceId} (${identity.instanceType}) in ${identity.zoneId}: private IP ${identity.privateIP}, ${identity.publicIP ? `EIP ${identity.publicIP}` : 'no EIP'}`);
+  else ctx.out.note(`not on ECS (${notOnEcs}): the spec and flags say everything`);
+  const loaded = await specFromOptions(opts, ctx, identity && detectedHost(identity));
+  let spec = loaded.spec;
+  let node = spec.nodes.find((n) => n.name === loaded.localNode)!;
+  const hostOnly = { spec, node, ...(identity ? { identity } : {}), cloudChecks: [] };
+  if (spec.network.plugin !== 'terway' || node.external) return hostOnly;
+  if (opts.dryRun && !identity && !(node.instanceId && spec.alicloud?.region)) {
+    // a preview off ECS stays offline; a real run asks the APIs (and fails here without them)
+    ctx.out.note('dry run off ECS: security groups and maxPods would come from the ECS API; the plan shows the spec as given');
+    return hostOnly;
+  }
+  const cloud = await terwayCloud(spec, node, identity, ctx);
+  spec = withTerwayFacts(spec, node.name, cloud);
+  node = spec.nodes.find((n) => n.name === node.name)!;
+  const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
+  return { spec, node, ...(identity ? { identity } : {}), cloudChecks: terwayCloudChecks(cloud.facts) };
+}
+
+/** `knit preflight` with Terway: the cloud checks for this host, or one warning when it is not an ECS instance. */
+export async function terwayChecksForHost(spec: Spec, nodeName: string, ctx: CommandContext): Promise<CheckResult[]> {
+  const { identity, notOnEcs } = await detectEcs(ctx);
+  if (!identity)
+    return [{ id: 'alicloud/ecs', status: 'warn', reason: `Terway runs only on ECS instances, and this host does not look like one (${notOnEcs}); the cloud checks were skipped` }];
+  const node = spec.nodes.find((n) => n.name === nodeName)!;
+  const cloud = await terwayCloud(spec, { ...node, instanceId: node.instanceId ?? identity.instanceId, instanceType: node.instanceType ?? identity.instanceType }, identity, ctx);
+  const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
+  return terwayCloudChecks(cloud.facts);
+}
