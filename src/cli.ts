@@ -55,6 +55,7 @@ export function buildProgram(): Command {
     program
       .command('join')
       .description('join this node to a cluster (kubeadm join through the public endpoint)')
+      .option('-y, --yes', 'never prompt (for scripts and CI)')
       .option('--endpoint <host:port>', 'the control plane endpoint, as printed by `knit init`')
       .option('--token <token>', 'bootstrap token')
       .option('--ca-cert-hash <sha256:hash>', 'hash of the cluster CA')
@@ -195,6 +196,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // commander already printed its message; help and --version are successes
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if ((err as Error)?.name === 'ExitPromptError') {
+      // Ctrl-C at a prompt: every question comes before any change
+      process.stderr.write('cancelled; nothing was changed\n');
+      return 130;
     }
     const { KnitError } = await import('./errors.js');
     const { redact } = await import('./ui/redact.js');

@@ -7,6 +7,7 @@ import { formatPlan } from '../runner/describe.js';
 import { runPlan } from '../runner/run.js';
 import { checkSkipIds, isSkipped } from '../runner/skip.js';
 import type { Effect, EffectApplier, EffectOutcome, Probe, Step, StepResult } from '../runner/types.js';
+import { confirmOrCancel } from '../ui/confirm.js';
 import { createProgress } from '../ui/progress.js';
 import type { CommandContext } from './context.js';
 
@@ -19,6 +20,8 @@ export interface ExecutePlanOptions {
   owner: string;
   /** Real path of the kubeconfig for kube-* and wait effects (default: the host's admin.conf). */
   kubeconfig?: string;
+  /** Show the plan and ask this before changing anything (a person at a terminal, without --yes). */
+  confirm?: string;
   /** Runs the host checks of a `preflight` effect; throws PreflightError when one fails. */
   preflight?: (role: 'control-plane' | 'worker') => Promise<void>;
 }
@@ -53,6 +56,10 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
   }
   if (ctx.files.root === '/' && process.getuid?.() !== 0)
     throw new UsageError(`this changes the host and must run as root (use --dry-run to see the plan)`);
+  if (o.confirm) {
+    ctx.out.note(formatPlan(o.title, o.steps, skip));
+    await confirmOrCancel(o.confirm, true);
+  }
   const progress = await createProgress(ctx.out, ctx.interactive);
   const applier = new HostApplier({
     files: ctx.files,
@@ -63,3 +70,14 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
   });
   return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${process.argv.slice(2).join(' ')}` }).finally(() => progress.stop());
 }
+
+/** How a run went, in a few words: `8 applied, 2 already done, 1 skipped`. */
+export function summarizeResults(results: StepResult[]): string {
+  const count = (s: StepResult['status']) => results.filter((r) => r.status === s).length;
+  const parts = [[count('applied'), 'applied'], [count('unchanged') + count('already-done'), 'already done'], [count('skipped'), 'skipped']] as const;
+  return parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
+}
+
+/** The files a plan writes on the host, in plan order (for `-o json`). */
+export const writtenFiles = (steps: Step[]): string[] =>
+  [...new Set(steps.flatMap((s) => s.effects.flatMap((e) => (e.kind === 'file' ? [e.path] : e.kind === 'copy' ? [e.to] : []))))];

@@ -9,7 +9,7 @@ import { cniYaml } from '../cni/index.js';
 import { assertValidCni, hostMtu, renderCniFor } from './cni-source.js';
 import { specOnHost } from './alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
-import { executePlan } from './execute-plan.js';
+import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
 
@@ -28,9 +28,11 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   // a manifest the apiserver would refuse is found before kubeadm init, not halfway through the plan
   await assertValidCni(cniYaml(cni));
   const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx), cni };
+  const steps = planInit(plan);
   const results = await executePlan(ctx, {
     title: initPlanTitle(plan),
-    steps: planInit(plan),
+    steps,
+    ...(ctx.interactive && !opts.yes ? { confirm: `Initialize ${node.name} as a control plane?` } : {}),
     skip: opts.skip,
     dryRun: opts.dryRun,
     owner: 'init',
@@ -43,14 +45,22 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
   const workerJoin = join && knitJoinCommand(join);
   const controlPlaneJoin = join?.certificateKey && opts.showCertificateKey ? knitJoinCommand(join, { controlPlane: true }) : undefined;
 
-  ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results, join: workerJoin ? { command: workerJoin, controlPlaneCommand: controlPlaneJoin, endpoint: join.endpoint, token: join.token, caCertHash: join.caCertHash } : null, log: KUBEADM_INIT_LOG });
-  ctx.out.line(`control plane ${node.name} is up; API server at https://${spec.kubernetes.controlPlaneEndpoint}`);
+  ctx.out.json({
+    node: node.name,
+    endpoint: spec.kubernetes.controlPlaneEndpoint,
+    steps: results,
+    files: writtenFiles(steps),
+    join: workerJoin ? { command: workerJoin, controlPlaneCommand: controlPlaneJoin, endpoint: join.endpoint, token: join.token, caCertHash: join.caCertHash } : null,
+    log: KUBEADM_INIT_LOG,
+  });
+  ctx.out.line(`control plane ${node.name} is up; API server at https://${spec.kubernetes.controlPlaneEndpoint} (${summarizeResults(results)})`);
   if (workerJoin) {
     ctx.out.line('join a worker (run on that node):');
     ctx.out.line(`  ${workerJoin}`);
     if (controlPlaneJoin) ctx.out.line(`join another control plane:\n  ${controlPlaneJoin}`);
     else if (join.certificateKey) ctx.out.line('(add --show-certificate-key to print the control-plane join; the key expires after 2 hours)');
   }
+  ctx.out.line('next: `kubectl get nodes` (kubeconfig in ~/.kube/config), then `knit verify` once the workers have joined');
   return 0;
 }
 

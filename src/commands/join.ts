@@ -6,7 +6,7 @@ import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
 import { specOnHost } from './alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
-import { executePlan } from './execute-plan.js';
+import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
 import { preflightGate } from './preflight.js';
 import type { SpecOptions } from './options.js';
 
@@ -19,6 +19,7 @@ export interface JoinOptions extends SpecOptions {
   dryRun?: boolean;
   skip?: string[];
   ignorePreflightErrors?: string[];
+  yes?: boolean;
 }
 
 const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
@@ -40,9 +41,11 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
   );
   const secrets = { token: opts.token, caCertHash: opts.caCertHash, certificateKey: opts.certificateKey };
   const plan = { spec, node, secrets, crossVpc: await hostCrossVpcFacts(spec, node.name, ctx) };
+  const steps = planJoin(plan);
   const results = await executePlan(ctx, {
     title: joinPlanTitle(plan),
-    steps: planJoin(plan),
+    steps,
+    ...(ctx.interactive && !opts.yes ? { confirm: `Join ${node.name} to the cluster at ${spec.kubernetes.controlPlaneEndpoint}?` } : {}),
     skip: opts.skip,
     dryRun: opts.dryRun,
     owner: 'join',
@@ -51,7 +54,8 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     kubeconfig: ctx.files.path(PATHS.kubeletConf),
   });
   if (!results) return 0;
-  ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results });
-  ctx.out.line(`${node.name} joined the cluster at ${spec.kubernetes.controlPlaneEndpoint}; check it with \`kubectl get nodes\` on a control plane`);
+  ctx.out.json({ node: node.name, endpoint: spec.kubernetes.controlPlaneEndpoint, steps: results, files: writtenFiles(steps) });
+  ctx.out.line(`${node.name} joined the cluster at ${spec.kubernetes.controlPlaneEndpoint} (${summarizeResults(results)})`);
+  ctx.out.line('next: `kubectl get nodes` on a control plane shows it Ready once the CNI runs here; `knit verify` checks pod traffic between the nodes');
   return 0;
 }

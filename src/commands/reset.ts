@@ -1,9 +1,10 @@
 /** `knit reset`: destructive, so it asks on a terminal and needs --yes elsewhere. */
 import { CROSSVPC } from '../defaults.js';
-import { CancelledError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { planReset } from '../plan/reset.js';
 import type { CommandContext } from './context.js';
 import { removeFacts } from './crossvpc.js';
+import { confirmOrCancel } from '../ui/confirm.js';
 import { executePlan } from './execute-plan.js';
 
 export interface ResetOptions {
@@ -24,13 +25,8 @@ export async function run(opts: ResetOptions, ctx: CommandContext): Promise<numb
   const title = 'knit reset: remove Kubernetes from this node';
   if (!opts.dryRun && !opts.yes) {
     if (!ctx.interactive) throw new UsageError('--yes: reset removes this node from Kubernetes; pass --yes to confirm');
-    const { confirm } = await import('@inquirer/prompts');
     ctx.out.raw(`${title}\n`);
-    const ok = await confirm({ message: 'Reset this node? kubeadm reset runs and CNI configuration and devices are removed', default: false }).catch((e: Error) => {
-      if (e.name === 'ExitPromptError') throw new CancelledError();
-      throw e;
-    });
-    if (!ok) throw new CancelledError('reset cancelled; nothing was changed');
+    await confirmOrCancel('Reset this node? kubeadm reset runs and CNI configuration and devices are removed', false);
   }
   const results = await executePlan(ctx, { title, steps, skip: opts.skip, dryRun: opts.dryRun, owner: 'reset' });
   if (!results) return 0;
