@@ -57,7 +57,8 @@ export async function credentialsFor(ctx: CommandContext): Promise<ResolvedCrede
 export async function openApi(ctx: CommandContext, regionId: string, spec?: Pick<Spec, 'alicloud'>): Promise<AlicloudApi> {
   const [{ AlicloudApi }, credentials] = await Promise.all([import('../cloud/alicloud/api.js'), credentialsFor(ctx)]);
   ctx.out.note(`Alibaba Cloud credentials: ${credentials.source} (AccessKey ${credentials.accessKeyId.slice(0, 8)}…)`);
-  return new AlicloudApi({ regionId, credentials, endpoints: apiEndpoints(spec, ctx.env) });
+  const timeoutMs = Number(ctx.env.KNIT_ALICLOUD_TIMEOUT_MS) || undefined;
+  return new AlicloudApi({ regionId, credentials, endpoints: apiEndpoints(spec, ctx.env), ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
 export interface TerwayCloud {

@@ -92,7 +92,7 @@ const isTimeout = (e: SdkError): boolean =>
 const isUnreachable = (e: SdkError): boolean => /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
 
 /** Turns an SDK error into a knit error naming the API, the action and what to do. */
-export function describeApiError(api: string, action: string, err: unknown, endpoint: string): KnitError {
+export function describeApiError(api: string, action: string, err: unknown, endpoint: string, timeoutMs: number = ALICLOUD.apiTimeoutMs): KnitError {
   const e = err as SdkError;
   const code = e.code ?? '';
   const message = e.data?.Message ?? e.message?.replace(/^code: \d+, /, '').replace(/ request id: .*$/, '') ?? String(err);
@@ -111,7 +111,7 @@ export function describeApiError(api: string, action: string, err: unknown, endp
   if (RETRYABLE_CODES.test(code))
     return new CloudApiError(`${what}: ${code} after ${ALICLOUD.apiRetries + 1} attempts: ${message}`, ['try again in a minute', ...requestId]);
   if (isTimeout(e))
-    return new CloudApiError(`${what}: no answer from ${endpoint} within ${ALICLOUD.apiTimeoutMs / 1000} s (${ALICLOUD.apiRetries + 1} attempts)`, [
+    return new CloudApiError(`${what}: no answer from ${endpoint} within ${timeoutMs / 1000} s (${ALICLOUD.apiRetries + 1} attempts)`, [
       'check the route to the endpoint, or set alicloud.endpoint / KNIT_ALICLOUD_ENDPOINT (e.g. the VPC endpoint ecs-vpc.<region>.aliyuncs.com)',
     ]);
   if (isUnreachable(e))
@@ -175,12 +175,13 @@ export class AlicloudApi {
 
   /** One call with retries on throttling and timeouts (backing off), every other error at once. */
   private async call<T>(api: 'ECS' | 'VPC', action: string, fn: () => Promise<T>): Promise<T> {
+    const timeoutMs = this.o.timeoutMs ?? ALICLOUD.apiTimeoutMs;
     const endpoint = (api === 'ECS' ? this.o.endpoints?.ecs : this.o.endpoints?.vpc) ?? `the ${api} endpoint of ${this.o.regionId}`;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= ALICLOUD.apiRetries || !retryable(err as SdkError)) throw describeApiError(api, action, err, endpoint);
+        if (attempt >= ALICLOUD.apiRetries || !retryable(err as SdkError)) throw describeApiError(api, action, err, endpoint, timeoutMs);
         await sleep(200 * 2 ** attempt);
       }
     }

@@ -5,8 +5,8 @@
  * moment they are read, so no output of knit can carry them.
  *
  * The library asks the RAM role of the fixed address 100.100.100.200. When KNIT_ECS_METADATA_URL points
- * knit's metadata client elsewhere (a proxy, a test), that step of the chain is replaced by one that
- * asks the same metadata client, so every metadata read goes to one place.
+ * knit's metadata client elsewhere (a proxy, a test), that step of the chain asks the same metadata
+ * client instead, so every metadata read goes to one place.
  */
 import { CloudError } from '../../errors.js';
 import { registerSecret } from '../../ui/redact.js';
@@ -73,16 +73,29 @@ function firstOf(providers: Provider[]): Provider {
   } as Provider;
 }
 
+/** A provider whose builder throws (its settings are absent, e.g. no OIDC variables) is not in the chain. */
+function built(build: () => unknown): Provider[] {
+  try {
+    return [build() as Provider];
+  } catch {
+    return [];
+  }
+}
+
 export async function resolveCredentials(sources: CredentialSources, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedCredentials> {
   const sdk = await loadCredentialsSdk();
-  let provider: Provider;
-  if (sources.metadataOverridden) {
-    // the library reads this when its chain is built: leave the fixed ECS address out of it
-    env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
-    provider = firstOf([sdk.DefaultCredentialsProvider.builder().build() as Provider, metadataRamRoleProvider(sdk, sources.metadata)]);
-  } else {
-    provider = sdk.DefaultCredentialsProvider.builder().build() as Provider;
-  }
+  const credentialsUri = env.ALIBABA_CLOUD_CREDENTIALS_URI;
+  // the library's default chain, spelled out: its own would also ask an unset credentials URI ("https://undefined/")
+  const provider = firstOf([
+    ...built(() => sdk.EnvironmentVariableCredentialsProvider.builder().build()),
+    ...built(() => sdk.OIDCRoleArnCredentialsProvider.builder().build()),
+    ...built(() => sdk.CLIProfileCredentialsProvider.builder().build()),
+    ...built(() => sdk.ProfileCredentialsProvider.builder().build()),
+    ...(sources.metadataOverridden
+      ? [metadataRamRoleProvider(sdk, sources.metadata)]
+      : built(() => sdk.ECSRAMRoleCredentialsProvider.builder().withRoleName(env.ALIBABA_CLOUD_ECS_METADATA as string).build())),
+    ...(credentialsUri ? built(() => sdk.URICredentialsProvider.builder().withCredentialsURI(credentialsUri).build()) : []),
+  ]);
   const credential = new sdk.default(null, provider);
   let model;
   try {

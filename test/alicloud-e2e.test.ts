@@ -1,0 +1,273 @@
+/**
+ * knit against local stand-ins of the ECS metadata service and the ECS/VPC OpenAPI (test/fakes/alicloud),
+ * through the built CLI: the real SDK signs real requests, the stand-in checks the signatures and answers
+ * in the real shapes. Detection, max pods for real instance types, the Terway cloud checks, the
+ * credentials chain (environment and instance RAM role), API failures with their exit codes and no
+ * partial changes, and a grep of every command's output for the secrets.
+ */
+import { readdir } from 'node:fs/promises';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAlicloudStandIn, type StandIn } from './fakes/alicloud/server.js';
+import { defaultWorld, IDS, KEYS } from './fakes/alicloud/world.js';
+import { createFakeHost } from './helpers/fake-host.js';
+import { knit } from './helpers/knit.js';
+
+let cloud: StandIn;
+let home: string;
+beforeEach(async () => {
+  cloud = await startAlicloudStandIn(defaultWorld());
+  // an empty HOME: no ~/.alibabacloud or ~/.aliyun profile of the machine running the tests joins the chain
+  home = await mkdtemp(join(tmpdir(), 'knit-home-'));
+});
+afterEach(() => cloud.close());
+
+const FULL_KEY = { ALIBABA_CLOUD_ACCESS_KEY_ID: KEYS.full.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEYS.full.secret };
+/** This test process's environment may not lend knit credentials: every variable the chain reads is blanked. */
+const NO_KEY = { ALIBABA_CLOUD_ACCESS_KEY_ID: '', ALIBABA_CLOUD_ACCESS_KEY_SECRET: '', ALIBABA_CLOUD_SECURITY_TOKEN: '', ALIBABA_CLOUD_CREDENTIALS_URI: '' };
+
+/** knit on "the ECS instance" the stand-in's metadata speaks for, its APIs at the stand-in. */
+const onEcs = (args: string[], env: Record<string, string> = {}) =>
+  knit(args, {
+    env: {
+      HOME: home,
+      KNIT_ECS_METADATA_URL: cloud.metadataUrl,
+      KNIT_ALICLOUD_ENDPOINT: cloud.url,
+      KNIT_ALICLOUD_TIMEOUT_MS: '500',
+      ...NO_KEY,
+      ...env,
+    },
+  });
+
+const actions = () => cloud.requests.flatMap((r) => (r.kind === 'openapi' ? [r.action] : []));
+
+describe('knit alicloud detect', () => {
+  it('reads the instance from the metadata service (with the hardened-mode token)', async () => {
+    cloud.world.metadata.requireToken = true;
+    const r = await onEcs(['alicloud', 'detect', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      instanceId: IDS.master,
+      regionId: 'cn-hangzhou',
+      zoneId: 'cn-hangzhou-h',
+      instanceType: 'ecs.g7.xlarge',
+      privateIP: '192.168.0.10',
+      publicIP: '203.0.113.20',
+      vpcId: IDS.vpc,
+      vswitchId: IDS.nodeVSwitchH,
+      vswitchCidr: '192.168.0.0/24',
+      mac: '00:16:3e:0a:00:0a',
+      hostname: 'knit-master-1',
+      ramRole: IDS.ramRole,
+    });
+    expect(cloud.requests.filter((q) => q.kind === 'metadata' && q.method === 'GET').every((q) => q.kind === 'metadata' && q.withToken)).toBe(true);
+  });
+
+  it('off ECS (nothing answers) says so and exits 1, within about a second', async () => {
+    const started = Date.now();
+    const r = await knit(['alicloud', 'detect'], { env: { KNIT_ECS_METADATA_URL: 'http://127.0.0.1:9/latest/meta-data/' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: not on ECS: the ECS metadata service \(http:\/\/127\.0\.0\.1:9\/latest\/meta-data\/\) is not reachable/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe('knit alicloud max-pods', () => {
+  it('real instance types through DescribeInstanceTypes: shared ENI (ENIs − 1) × IPs, plus host-network pods', async () => {
+    const types = ['ecs.g7.large', 'ecs.g7.xlarge', 'ecs.c7.2xlarge', 'ecs.g6.large', 'ecs.t6-c1m1.large'];
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', ...types, '-o', 'json'], FULL_KEY);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { instanceType: string; podCapacity: number; maxPods: number; warning?: string }[];
+    expect(rows.map((x) => [x.instanceType, x.podCapacity, x.maxPods])).toEqual([
+      ['ecs.g7.large', 12, 14],
+      ['ecs.g7.xlarge', 45, 47],
+      ['ecs.c7.2xlarge', 45, 47],
+      ['ecs.g6.large', 6, 8],
+      ['ecs.t6-c1m1.large', 2, 4],
+    ]);
+    // the low-spec trap: fewer pods than the 16 planned by default
+    expect(rows.filter((x) => x.warning).map((x) => x.instanceType)).toEqual(['ecs.g7.large', 'ecs.g6.large', 'ecs.t6-c1m1.large']);
+    const call = cloud.requests.find((q) => q.kind === 'openapi' && q.action === 'DescribeInstanceTypes');
+    expect(call).toMatchObject({ signatureOk: true, accessKeyId: KEYS.full.id, params: { 'InstanceTypes.1': 'ecs.g7.large', 'InstanceTypes.5': 'ecs.t6-c1m1.large' } });
+  });
+
+  it("exclusive ENI on this instance's own type, with the instance RAM role's STS credentials", async () => {
+    const r = await onEcs(['alicloud', 'max-pods', '--mode', 'eni', '--role', 'control-plane']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ecs\.g7\.xlarge\s+4\s+15\s+eni\s+3\s+6\s+9$/m);
+    expect(r.stdout).toContain('warning: ecs.g7.xlarge holds only 3 Terway pods (4 ENIs, eni), fewer than the 16 planned');
+    expect(r.stderr).toContain(`Alibaba Cloud credentials: ecs_ram_role (AccessKey ${KEYS.role.id.slice(0, 8)}…)`);
+    expect(cloud.requests.find((q) => q.kind === 'openapi')).toMatchObject({ accessKeyId: KEYS.role.id, securityToken: KEYS.role.token, signatureOk: true });
+  });
+
+  it('a RAM user without ecs:DescribeInstanceTypes: exit 4 naming the permission and the fix', async () => {
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: KEYS.limited.id,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEYS.limited.secret,
+    });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('error: ECS DescribeInstanceTypes: permission denied (Forbidden.RAM): the credentials lack ecs:DescribeInstanceTypes');
+    expect(r.stderr).toContain('knit alicloud ram-policy');
+  });
+
+  it('a wrong secret is refused by the signature check: exit 4', async () => {
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], { ...FULL_KEY, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret-at-all-000000000' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/the credentials were refused \(IncompleteSignature\)/);
+    expect(cloud.requests.find((q) => q.kind === 'openapi')).toMatchObject({ signatureOk: false });
+  });
+
+  it('no credentials anywhere (no variables, no profile, no RAM role): exit 4 saying where they can come from', async () => {
+    cloud.world.instances[0]!.ramRoleName = undefined;
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^error: no Alibaba Cloud credentials found\ngive them as ALIBABA_CLOUD_ACCESS_KEY_ID/);
+    expect(actions()).toEqual([]);
+  });
+
+  it('throttling is retried: once is absorbed, always is exit 1 after 3 attempts', async () => {
+    cloud.fault('DescribeInstanceTypes', 'throttle', { times: 1 });
+    const once = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], FULL_KEY);
+    expect(once.code, once.stderr).toBe(0);
+    expect(actions()).toEqual(['DescribeInstanceTypes', 'DescribeInstanceTypes']);
+
+    cloud.fault('DescribeInstanceTypes', 'throttle');
+    const always = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], FULL_KEY);
+    expect(always.code).toBe(1);
+    expect(always.stderr).toMatch(/^error: ECS DescribeInstanceTypes: Throttling\.User after 3 attempts/m);
+    expect(actions()).toHaveLength(5);
+  });
+
+  it('an API that never answers: exit 1 after the timeout, naming the endpoint', async () => {
+    cloud.fault('DescribeInstanceTypes', 'timeout');
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], FULL_KEY);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ECS DescribeInstanceTypes: no answer from ${cloud.url} within 0.5 s (3 attempts)`);
+  });
+});
+
+const terwaySpec = async (vswitches: string[]): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'knit-terway-'));
+  const file = join(dir, 'cluster.yaml');
+  await writeFile(file, [
+    'network:',
+    '  plugin: terway',
+    '  terway:',
+    `    vswitches: { cn-hangzhou-h: [${vswitches.join(', ')}] }`,
+    'nodes:',
+    '  - { name: master-1, role: control-plane, privateIP: 192.168.0.10 }',
+    '',
+  ].join('\n'));
+  return file;
+};
+
+describe('Terway on ECS: init fills the spec from the cloud', () => {
+  it('--dry-run: provider-id, topology labels and maxPods for the kubelet; security groups from DescribeInstances', async () => {
+    const r = await onEcs(['init', '--dry-run', '-o', 'json', '-f', await terwaySpec([IDS.podVSwitchH])], FULL_KEY);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`ECS instance ${IDS.master} (ecs.g7.xlarge) in cn-hangzhou-h: private IP 192.168.0.10, EIP 203.0.113.20`);
+    const plan = JSON.parse(r.stdout) as { steps: { id: string; effects: { kind: string; path?: string; content?: string; yaml?: string }[] }[] };
+    const effects = plan.steps.flatMap((s) => s.effects);
+    const kubeadm = effects.find((e) => e.path === '/etc/knit/kubeadm-config.yaml')!.content!;
+    expect(kubeadm).toContain(`value: cn-hangzhou.${IDS.master}`);
+    expect(kubeadm).toContain('topology.kubernetes.io/region=cn-hangzhou,topology.kubernetes.io/zone=cn-hangzhou-h,node.kubernetes.io/instance-type=ecs.g7.xlarge');
+    // (4 − 1) × 15 = 45 Terway pods + 6 host-network pods of a control plane
+    expect(kubeadm).toMatch(/name: max-pods\n\s+value: "51"/);
+    const cni = effects.find((e) => e.kind === 'kube-apply' && /eni-config/.test(e.yaml ?? ''))!.yaml!;
+    expect(cni).toContain(IDS.nodesSecurityGroup);
+    expect(new Set(actions())).toEqual(new Set(['DescribeInstances', 'DescribeInstanceTypes', 'DescribeVSwitches', 'DescribeNatGateways', 'DescribeSnatTableEntries']));
+  });
+
+  it('an API failure stops init with exit 4 before anything on the host changes', async () => {
+    const host = await createFakeHost();
+    try {
+      const r = await onEcs(['init', '--yes', '-f', await terwaySpec([IDS.podVSwitchH])], {
+        ...host.env,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: KEYS.limited.id,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEYS.limited.secret,
+      });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain('permission denied (Forbidden.RAM)');
+      expect(await readdir(host.root)).toEqual([]);
+      expect(await host.calls()).toEqual([]);
+    } finally {
+      await host.cleanup();
+    }
+  });
+});
+
+describe('knit preflight --cni terway on ECS: the cloud checks', () => {
+  it('SNAT by vSwitch id and by covering CIDR pass; the uncovered vSwitch gets the exact CreateSnatEntry', async () => {
+    const spec = await terwaySpec([IDS.podVSwitchH, IDS.podVSwitchI, IDS.podVSwitchUncovered]);
+    const r = await onEcs(['preflight', '-f', spec, '--node-name', 'master-1', '-o', 'json', '--ignore', 'all'], FULL_KEY);
+    const checks = Object.fromEntries((JSON.parse(r.stdout) as { checks: { id: string; status: string; reason: string }[] }).checks.map((c) => [c.id, c]));
+    expect(checks['alicloud/snat']).toMatchObject({ status: 'warn' });
+    expect(checks['alicloud/snat']!.reason).toContain(`pods on ${IDS.podVSwitchUncovered} (192.168.128.0/20) cannot reach the internet`);
+    expect(checks['alicloud/snat']!.reason).not.toContain(`pods on ${IDS.podVSwitchI}`);
+    expect(checks['alicloud/snat']!.reason).toContain(
+      `aliyun vpc CreateSnatEntry --RegionId cn-hangzhou --SnatTableId ${IDS.snatTable} --SourceVSwitchId ${IDS.podVSwitchUncovered} --SnatIp 203.0.113.10`,
+    );
+    expect(checks['alicloud/vswitch-ips']).toMatchObject({ status: 'pass' });
+    expect(checks['alicloud/ram-role']).toMatchObject({ status: 'pass', reason: `Terway uses the instance RAM role ${IDS.ramRole}` });
+    expect(checks['alicloud/max-pods']).toMatchObject({ status: 'pass', reason: 'ecs.g7.xlarge: 45 Terway pods + 6 host-network pods = maxPods 51' });
+  });
+
+  it('a vSwitch the VPC does not have fails preflight (exit 3)', async () => {
+    const r = await onEcs(['preflight', '-f', await terwaySpec(['vsw-bp1doesnotexist']), '--node-name', 'master-1', '--ignore', 'system', 'sysctl', 'modules', 'runtime', 'binaries', 'ports', 'swap', 'selinux', 'firewalld', 'cni', 'iptables'], FULL_KEY);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('alicloud/vswitches');
+  });
+});
+
+describe('secrets', () => {
+  it('no command prints the AccessKey secret or the STS secret and token, in text, JSON, dry-run or errors', async () => {
+    const spec = await terwaySpec([IDS.podVSwitchH, IDS.podVSwitchUncovered]);
+    const accessKeySpec = spec.replace(/\.yaml$/, '-ak.yaml');
+    await writeFile(accessKeySpec, (await import('node:fs')).readFileSync(spec, 'utf8').replace('  terway:\n', '  terway:\n    credentials: access-key\n'));
+    const runs = [
+      ['alicloud', 'detect'],
+      ['alicloud', 'max-pods'],
+      ['alicloud', 'max-pods', '-o', 'json', '--debug'],
+      ['alicloud', 'ram-policy'],
+      ['render', '-f', accessKeySpec, '--advertise-address', '192.168.0.10'],
+      ['render', '-f', accessKeySpec, '--advertise-address', '192.168.0.10', '-o', 'json'],
+      ['init', '--dry-run', '-f', accessKeySpec],
+      ['init', '--dry-run', '-f', accessKeySpec, '-o', 'json'],
+      ['join', '--dry-run', '-f', accessKeySpec, '--node-name', 'master-1', '--endpoint', '203.0.113.20:6443', '--token', 'abcdef.0123456789abcdef', '--ca-cert-hash', `sha256:${'a'.repeat(64)}`],
+      ['preflight', '-f', spec, '--node-name', 'master-1', '-o', 'json'],
+      ['doctor', '-f', spec, '--node-name', 'master-1'],
+    ];
+    const outputs: string[] = [];
+    for (const args of runs) {
+      for (const env of [FULL_KEY, {}]) {
+        const r = await onEcs(args, env);
+        outputs.push(`${r.stdout}${r.stderr}`);
+      }
+    }
+    // a failing call prints its error with --debug's stack trace too
+    cloud.fault('*', 'internal');
+    const failed = await onEcs(['alicloud', 'max-pods', '--debug'], FULL_KEY);
+    expect(failed.code).toBe(1);
+    outputs.push(`${failed.stdout}${failed.stderr}`);
+    const all = outputs.join('\n');
+    expect(all).toContain('ecs.g7.xlarge'); // the runs did reach the cloud
+    for (const secret of [KEYS.full.secret, KEYS.role.secret, KEYS.role.token]) expect(all).not.toContain(secret);
+  }, 60_000);
+});
+
+describe('lazy loading', () => {
+  it('`knit --help` and an offline render load no Alibaba Cloud SDK module; max-pods does', async () => {
+    const hook = fileURLToPath(new URL('./helpers/record-requires.cjs', import.meta.url));
+    const sdkModules = async (args: string[], env: Record<string, string> = {}) => {
+      const r = await onEcs(args, { NODE_OPTIONS: `--require ${hook}`, KNIT_NO_CODE_CACHE: '1', ...env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stderr.split('\n').filter((l) => l.startsWith('require: @alicloud/'));
+    };
+    expect(await sdkModules(['--help'])).toEqual([]);
+    expect(await sdkModules(['render', '--advertise-address', '10.0.0.10'])).toEqual([]);
+    expect(await sdkModules(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large'], FULL_KEY)).toContain('require: @alicloud/ecs20140526');
+  });
+});
