@@ -48,8 +48,14 @@ export function buildProgram(): Command {
       .command('init')
       .description('initialize a control plane: preflight, kubeadm init, kubeconfig, cross-VPC, CNI, wait Ready')
       .option('-y, --yes', 'never prompt (for scripts and CI)')
+      .option('-i, --interactive', 'the wizard: detect this host, ask the rest (a worker is joined instead), show the plan, confirm')
+      .option('--save <file>', 'with --interactive: save the answers as a cluster spec for `knit init --config FILE --yes`')
       .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
-  )))).action(action(async () => (await import('./commands/init.js')).run as Action));
+  )))).action(action(async () => {
+    // --interactive: the wizard, which hands its answers over to init (or to join, for a worker)
+    const load = (interactive: unknown) => (interactive ? import('./commands/wizard.js') : import('./commands/init.js'));
+    return (async (opts, ctx) => (await load(opts.interactive)).run(opts as never, ctx)) as Action;
+  }));
 
   addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
     program
@@ -180,16 +186,13 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug');
   try {
-    if (argv.length <= 2) {
-      // Bare `knit`: the wizard on a terminal; elsewhere, the help and a usage error.
-      if (process.stdin.isTTY && process.stdout.isTTY) {
-        const { NotAvailableError } = await import('./errors.js');
-        throw new NotAvailableError('the interactive wizard is not available yet (issue 8); see `knit --help`');
-      }
+    // Bare `knit`: the wizard on a terminal; elsewhere, the help and a usage error.
+    const bare = argv.length <= 2;
+    if (bare && !(process.stdin.isTTY && process.stdout.isTTY)) {
       program.outputHelp({ error: true });
       return 2;
     }
-    await program.parseAsync(argv);
+    await program.parseAsync(bare ? [...argv, 'init', '--interactive'] : argv);
     return 0;
   } catch (err) {
     if (err instanceof ExitWith) return err.code;

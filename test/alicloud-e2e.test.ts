@@ -240,13 +240,9 @@ describe('secrets', () => {
       ['preflight', '-f', spec, '--node-name', 'master-1', '-o', 'json'],
       ['doctor', '-f', spec, '--node-name', 'master-1'],
     ];
-    const outputs: string[] = [];
-    for (const args of runs) {
-      for (const env of [FULL_KEY, {}]) {
-        const r = await onEcs(args, env);
-        outputs.push(`${r.stdout}${r.stderr}`);
-      }
-    }
+    // every run twice: AccessKey credentials from the environment, then the instance RAM role's STS credentials
+    const results = await Promise.all(runs.flatMap((args) => [FULL_KEY, {}].map((env) => onEcs(args, env))));
+    const outputs = results.map((r) => `${r.stdout}${r.stderr}`);
     // a failing call prints its error with --debug's stack trace too
     cloud.fault('*', 'internal');
     const failed = await onEcs(['alicloud', 'max-pods', '--debug'], FULL_KEY);

@@ -1,6 +1,7 @@
 /** `knit join`: a JoinConfiguration filled with the join secrets, then kubeadm join, with progress. */
 import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
+import { JOIN_FORMATS } from '../kubeadm/join-command.js';
 import { joinPlanTitle, planJoin } from '../plan/join.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from './context.js';
@@ -22,9 +23,7 @@ export interface JoinOptions extends SpecOptions {
   yes?: boolean;
 }
 
-const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
-const CA_HASH = /^sha256:[a-f0-9]{64}$/;
-const CERT_KEY = /^[a-f0-9]{64}$/;
+const { token: TOKEN, caCertHash: CA_HASH, certificateKey: CERT_KEY } = JOIN_FORMATS;
 
 export async function run(opts: JoinOptions, ctx: CommandContext): Promise<number> {
   if (!opts.token || !TOKEN.test(opts.token)) throw new UsageError('--token: required, in the form abcdef.0123456789abcdef');

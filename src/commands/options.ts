@@ -16,6 +16,8 @@ export interface SpecOptions {
   imageRegistry?: string;
   nodeName?: string;
   role?: 'control-plane' | 'worker';
+  /** Not a flag: a spec given as text instead of --config (the wizard's answers). */
+  specText?: { name: string; text: string };
 }
 
 export function addSpecOptions(cmd: Command): Command {

@@ -24,3 +24,10 @@ export function knitJoinCommand(p: JoinParameters, opts: { controlPlane?: boolea
   if (opts.controlPlane && p.certificateKey) argv.push('--control-plane', '--certificate-key', p.certificateKey);
   return formatArgv(argv);
 }
+
+/** The formats of what `knit init` prints for joining (kubeadm's): checked by `knit join` and the wizard. */
+export const JOIN_FORMATS = {
+  token: /^[a-z0-9]{6}\.[a-z0-9]{16}$/,
+  caCertHash: /^sha256:[a-f0-9]{64}$/,
+  certificateKey: /^[a-f0-9]{64}$/,
+} as const;

@@ -6,7 +6,7 @@ import { parseDocument, stringify } from 'yaml';
 import type * as z from 'zod';
 import { UsageError } from '../errors.js';
 import { isIPv4 } from './net.js';
-import { specSchema, type Spec } from './schema.js';
+import { specSchema, type Spec, type SpecInput } from './schema.js';
 
 /** Flags that override spec fields, and the field each one sets. */
 export const FLAG_FIELDS = {
@@ -183,6 +183,15 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
   }
   return { spec: result.data, localNode: String(local.name) };
 }
+
+/** A spec file as written (defaults not applied), after checking it loads: what the wizard starts from. */
+export function readSpecInput(file: { name: string; text: string }, hostname: string): SpecInput {
+  loadSpec({ file, hostname });
+  return parseFile(file) as SpecInput;
+}
+
+/** The wizard's answers as a config file; `--config` reads it back to the same Spec. */
+export const stringifySpecInput = (spec: SpecInput): string => `# a knit cluster spec, written by the wizard\n${stringify(spec, { lineWidth: 0 })}`;
 
 /** The spec as a config file that `--config` reads back to the same Spec. */
 export const stringifySpec = (spec: Spec): string => stringify(spec, { lineWidth: 0 });

@@ -22,10 +22,19 @@ export interface StepProgress extends Progress {
   stop(): void;
 }
 
+/**
+ * ora is an ES module the bundle requires at run time: the bundle's interop hands over the module
+ * namespace as `default`, where Node's own import hands over the function. Both are accepted.
+ */
+export async function loadOra(): Promise<typeof import('ora').default> {
+  const mod = (await import('ora')) as { default: typeof import('ora').default | { default: typeof import('ora').default } };
+  return typeof mod.default === 'function' ? mod.default : mod.default.default;
+}
+
 export async function createProgress(out: Output, interactive: boolean): Promise<StepProgress> {
   let current = '';
   let phase: string | undefined;
-  const spinner = interactive && out.format === 'text' ? (await import('ora')).default({ stream: process.stderr }) : undefined;
+  const spinner = interactive && out.format === 'text' ? (await loadOra())({ stream: process.stderr }) : undefined;
   const say = (text: string) => (spinner ? (spinner.text = text) : out.note(text));
   return {
     start(step, index, total) {

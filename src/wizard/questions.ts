@@ -4,6 +4,7 @@
  * to show). Field formats come from the spec's own schema and cross-field rules from parsing the
  * answers so far (`specVerdict`), so the wizard and `--config` can never disagree.
  */
+import { JOIN_FORMATS } from '../kubeadm/join-command.js';
 import type * as z from 'zod';
 import { IMAGE_MIRRORS, IMAGE_REPOSITORIES, KUBERNETES } from '../defaults.js';
 import { formatPath } from '../spec/load.js';
@@ -165,12 +166,6 @@ export const validateNewNodeName =
     return verdict !== true ? verdict : taken.includes(value) ? `${value} is already a node of this cluster` : true;
   };
 
-/** The formats of what `knit init` prints for joining (kubeadm's). */
-export const JOIN_FORMATS = {
-  token: /^[a-z0-9]{6}\.[a-z0-9]{16}$/,
-  caCertHash: /^sha256:[a-f0-9]{64}$/,
-  certificateKey: /^[a-f0-9]{64}$/,
-} as const;
 
 const matching =
   (re: RegExp, expected: string): Validator =>
