@@ -3,7 +3,7 @@ import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { KubectlApplier } from '../cluster/kubectl.js';
 import { HostApplier } from '../host/apply.js';
-import { formatPlan } from '../runner/describe.js';
+import { formatArgv, formatPlan } from '../runner/describe.js';
 import { runPlan } from '../runner/run.js';
 import { checkSkipIds, isSkipped } from '../runner/skip.js';
 import type { Effect, EffectApplier, EffectOutcome, Probe, Step, StepResult } from '../runner/types.js';
@@ -68,7 +68,7 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
     onLine: (l) => progress.line(l),
     next: new PreflightApplier(o.preflight, new KubectlApplier(ctx.exec, o.kubeconfig ?? ctx.files.path(PATHS.adminConf))),
   });
-  return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${process.argv.slice(2).join(' ')}` }).finally(() => progress.stop());
+  return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${formatArgv(process.argv.slice(2))}` }).finally(() => progress.stop());
 }
 
 /** How a run went, in a few words: `8 applied, 2 already done, 1 skipped`. */
