@@ -18,6 +18,8 @@ let server: Server;
 let base: string;
 let eip: string | undefined = '198.51.100.20';
 const requests: string[] = [];
+/** Answers to give eipv4 before the real one (the service throttles with 429). */
+const eipFirst: number[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -28,6 +30,8 @@ beforeAll(async () => {
       return void res.end(TOKEN);
     }
     if (req.headers['x-aliyun-ecs-metadata-token'] !== TOKEN) return void res.writeHead(401).end();
+    const status = req.url === '/latest/meta-data/eipv4' ? eipFirst.shift() : undefined;
+    if (status !== undefined) return void res.writeHead(status).end();
     if (req.url === '/latest/meta-data/eipv4' && eip) return void res.end(eip);
     res.writeHead(404).end();
   });
@@ -44,6 +48,15 @@ describe('MetadataClient', () => {
     eip = undefined;
     expect(await new MetadataClient(base).eip()).toEqual({ ip: undefined });
     eip = '198.51.100.20';
+  });
+
+  it('retries a throttled (429) or failing (5xx) answer twice, then says what the service answered', async () => {
+    requests.length = 0;
+    eipFirst.push(429, 503);
+    expect(await new MetadataClient(base).eip()).toEqual({ ip: '198.51.100.20' });
+    expect(requests.filter((r) => r.endsWith('eipv4'))).toHaveLength(3);
+    eipFirst.push(500, 500, 500);
+    expect((await new MetadataClient(base).eip()).error).toMatch(/metadata eipv4: HTTP 500/);
   });
 
   it('says plainly when nothing answers', async () => {

@@ -20,6 +20,8 @@ export interface ExecutePlanOptions {
   owner: string;
   /** Real path of the kubeconfig for kube-* and wait effects (default: the host's admin.conf). */
   kubeconfig?: string;
+  /** What to run again after a failure (default: this command line, shell-quoted). */
+  resumeCommand?: string;
   /** Show the plan and ask this before changing anything (a person at a terminal, without --yes). */
   confirm?: string;
   /** Runs the host checks of a `preflight` effect; throws PreflightError when one fails. */
@@ -68,7 +70,7 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
     onLine: (l) => progress.line(l),
     next: new PreflightApplier(o.preflight, new KubectlApplier(ctx.exec, o.kubeconfig ?? ctx.files.path(PATHS.adminConf))),
   });
-  return runPlan(o.steps, { applier, skip, progress, resumeCommand: `knit ${formatArgv(process.argv.slice(2))}` }).finally(() => progress.stop());
+  return runPlan(o.steps, { applier, skip, progress, resumeCommand: o.resumeCommand ?? `knit ${formatArgv(process.argv.slice(2))}` }).finally(() => progress.stop());
 }
 
 /** How a run went, in a few words: `8 applied, 2 already done, 1 skipped`. */

@@ -35,6 +35,7 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
     ...(ctx.interactive && !opts.yes ? { confirm: `Initialize ${node.name} as a control plane?` } : {}),
     skip: opts.skip,
     dryRun: opts.dryRun,
+    ...(opts.resumeCommand ? { resumeCommand: opts.resumeCommand } : {}),
     owner: 'init',
     preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
   });

@@ -47,6 +47,7 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     ...(ctx.interactive && !opts.yes ? { confirm: `Join ${node.name} to the cluster at ${spec.kubernetes.controlPlaneEndpoint}?` } : {}),
     skip: opts.skip,
     dryRun: opts.dryRun,
+    ...(opts.resumeCommand ? { resumeCommand: opts.resumeCommand } : {}),
     owner: 'join',
     preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
     // a joined node's own credentials: enough for the kubelet to annotate its own Node

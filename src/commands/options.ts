@@ -18,6 +18,8 @@ export interface SpecOptions {
   role?: 'control-plane' | 'worker';
   /** Not a flag: a spec given as text instead of --config (the wizard's answers). */
   specText?: { name: string; text: string };
+  /** Not a flag: what to run again after a failure, when not this command line (the wizard's replay). */
+  resumeCommand?: string;
 }
 
 export function addSpecOptions(cmd: Command): Command {

@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { formatArgv } from '../runner/describe.js';
 import { stringifySpecInput } from '../spec/load.js';
 import type { Detected } from '../wizard/questions.js';
 import { detectEcs } from './alicloud-facts.js';
@@ -62,15 +63,28 @@ export async function run(opts: WizardOptions, ctx: CommandContext): Promise<num
   const specText = stringifySpecInput(answers.spec);
 
   const save = opts.save ?? (await (await import('@inquirer/prompts')).input({ message: 'Save the answers as (empty: do not save)', default: 'cluster.yaml' }));
-  const replay = answers.join
-    ? `knit join --config ${save} --node-name ${answers.localNode} --endpoint ${answers.join.endpoint} --token <token> --ca-cert-hash ${answers.join.caCertHash}${answers.join.controlPlane ? ' --control-plane --certificate-key <key>' : ''} --yes`
-    : `knit init --config ${save} --node-name ${answers.localNode} --yes`;
+  const j = answers.join;
+  const replay = formatArgv([
+    'knit',
+    ...(j
+      ? ['join', '--config', save, '--node-name', answers.localNode, '--endpoint', j.endpoint, '--token', '<token>', '--ca-cert-hash', j.caCertHash, ...(j.controlPlane ? ['--control-plane', '--certificate-key', '<key>'] : [])]
+      : ['init', '--config', save, '--node-name', answers.localNode]),
+    ...(opts.skip?.length ? ['--skip', ...opts.skip] : []),
+    '--yes',
+  ]);
   if (save) {
     await writeFile(save, specText, { mode: 0o600 });
     ctx.out.note(`saved ${save}; replay without questions: ${replay}`);
   }
 
-  const common = { ...opts, config: undefined, specText: { name: save || 'the wizard\'s answers', text: specText }, nodeName: answers.localNode };
+  const common = {
+    ...opts,
+    config: undefined,
+    specText: { name: save || "the wizard's answers", text: specText },
+    nodeName: answers.localNode,
+    // after a failure, the saved answers resume without a question; without a file, the wizard again
+    ...(save ? { resumeCommand: replay } : {}),
+  };
   if (!answers.join) return runInit(common, ctx);
   return runJoin({ ...common, ...answers.join }, ctx);
 }

@@ -7,6 +7,7 @@ import { ALICLOUD } from '../../defaults.js';
 
 const TIMEOUT_MS = 1000;
 const TOKEN_TTL_S = 300;
+const RETRIES = 2;
 
 export class MetadataClient {
   private readonly base: URL;
@@ -37,10 +38,14 @@ export class MetadataClient {
     if (!cached) {
       cached = (async () => {
         const token = await this.sessionToken();
-        const r = await fetch(new URL(path, this.base), {
-          headers: token ? { 'X-aliyun-ecs-metadata-token': token } : {},
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        });
+        const ask = () =>
+          fetch(new URL(path, this.base), { headers: token ? { 'X-aliyun-ecs-metadata-token': token } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+        let r = await ask();
+        // throttled or a passing server error: a service that answered once answers again; silence is not retried
+        for (let retry = 1; retry <= RETRIES && (r.status === 429 || r.status >= 500); retry++) {
+          await new Promise((done) => setTimeout(done, 100 * retry));
+          r = await ask();
+        }
         if (r.status === 404) return undefined;
         if (!r.ok) throw new Error(`metadata ${path}: HTTP ${r.status}`);
         return (await r.text()).trim();
