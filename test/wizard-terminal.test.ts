@@ -34,7 +34,8 @@ afterEach(async () => {
 
 /** Starts knit in a fresh 160×50 terminal; the shell line records the exit code once knit ends. */
 async function startInTerminal(args: string[]): Promise<void> {
-  const env = { ...host.env, NO_COLOR: '1', KNIT_ECS_METADATA_URL: 'http://127.0.0.1:9/latest/meta-data/', KNIT_NO_CODE_CACHE: '1' };
+  // a person at a terminal: CI=true (as CI runs this suite) would make knit refuse to ask
+  const env = { ...host.env, NO_COLOR: '1', KNIT_ECS_METADATA_URL: 'http://127.0.0.1:9/latest/meta-data/', KNIT_NO_CODE_CACHE: '1', CI: '' };
   const vars = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(' ');
   await tmux('new-session', '-d', '-s', 'w', '-x', '160', '-y', '50', `env ${vars} node ${KNIT_BIN} ${args.join(' ')}; echo "KNIT-EXIT=$?"; sleep 600`);
 }
