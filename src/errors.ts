@@ -51,7 +51,7 @@ export class CancelledError extends KnitError {
   }
 }
 
-/** A command whose issue has not landed yet: says so plainly and exits non-zero. */
-export class NotAvailableError extends KnitError {
+/** What the command looks for is not there (e.g. ECS metadata off ECS): exit 1, like a failed step. */
+export class NotFoundError extends KnitError {
   readonly exitCode = ExitCode.stepFailed;
 }

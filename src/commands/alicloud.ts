@@ -3,7 +3,7 @@
  * `detect` (this instance, from the metadata service), `max-pods` (an instance type's Terway pod budget,
  * from the ECS API) and `ram-policy` (what the credentials need).
  */
-import { NotAvailableError, UsageError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { detectEcs, openApi } from './alicloud-facts.js';
 import { specFromOptions } from './spec-source.js';
@@ -11,7 +11,7 @@ import type { SpecOptions } from './options.js';
 
 export async function detect(_opts: unknown, ctx: CommandContext): Promise<number> {
   const { identity, notOnEcs } = await detectEcs(ctx);
-  if (!identity) throw new NotAvailableError(`not on ECS: ${notOnEcs}`, ['init and join take the node\'s addresses from --advertise-address and --public-ip instead']);
+  if (!identity) throw new NotFoundError(`not on ECS: ${notOnEcs}`, ['init and join take the node\'s addresses from --advertise-address and --public-ip instead']);
   ctx.out.json(identity);
   const rows: [string, string | undefined][] = [
     ['instance', identity.instanceId],
