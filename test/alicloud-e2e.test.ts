@@ -5,6 +5,8 @@
  * credentials chain (environment and instance RAM role), API failures with their exit codes and no
  * partial changes, and a grep of every command's output for the secrets.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,6 +128,22 @@ describe('knit alicloud max-pods', () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/^error: no Alibaba Cloud credentials found\ngive them as ALIBABA_CLOUD_ACCESS_KEY_ID/);
     expect(actions()).toEqual([]);
+  });
+
+  it("a credentials source's failure is reported without its response, which can hold a secret", async () => {
+    cloud.world.instances[0]!.ramRoleName = undefined;
+    // a credentials URI answering with a secret but no token, which the library refuses, quoting what it got
+    const leaky = createServer((_req, res) => res.end(JSON.stringify({ Code: 'Success', AccessKeyId: 'LTAI5tLeaky', AccessKeySecret: 'leaky-secret-1234567890', Expiration: '2099-01-01T00:00:00Z' })));
+    await new Promise<void>((r) => leaky.listen(0, '127.0.0.1', r));
+    try {
+      const uri = `http://127.0.0.1:${(leaky.address() as AddressInfo).port}/`;
+      const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', 'ecs.g7.large', '--debug'], { ALIBABA_CLOUD_CREDENTIALS_URI: uri });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain('no Alibaba Cloud credentials found');
+      expect(`${r.stdout}${r.stderr}`).not.toContain('leaky-secret-1234567890');
+    } finally {
+      await new Promise((r) => leaky.close(r));
+    }
   });
 
   it('throttling is retried: once is absorbed, always is exit 1 after 3 attempts', async () => {

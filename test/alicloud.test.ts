@@ -92,6 +92,12 @@ describe('the other cloud checks', () => {
     expect(short!.reason).toContain('have 10 free IPs (vsw-a 10, vsw-b 0), fewer than the 32 pods planned');
   });
 
+  it('no pod vSwitch at all fails, and skips the checks that need one', () => {
+    const checks = byId(facts({ podVSwitches: [] }));
+    expect(checks['alicloud/vswitches']).toMatchObject({ status: 'fail' });
+    expect(checks['alicloud/snat']).toBeUndefined();
+  });
+
   it('a vSwitch the VPC does not have fails; a RAM-role Terway on an instance without a role fails', () => {
     expect(byId(facts({ unknownVSwitches: ['vsw-gone'] }))['alicloud/vswitches']).toMatchObject({ status: 'fail' });
     const noRole = byId(facts({ ramRole: undefined }))['alicloud/ram-role'];
@@ -165,6 +171,23 @@ describe('metadata facts fill the spec, and reach kubeadm', () => {
       'node-labels': 'topology.kubernetes.io/region=cn-hangzhou,topology.kubernetes.io/zone=cn-hangzhou-h,node.kubernetes.io/instance-type=ecs.g7.large',
       'max-pods': '18',
     });
+  });
+
+  it("on a worker, the metadata's private IP picks the worker's entry, never the control plane's", () => {
+    const file = { name: 'c.yaml', text: 'nodes:\n  - {name: cp, role: control-plane, privateIP: 172.16.0.1}\n  - {name: w1, role: worker, privateIP: 172.16.0.10}\n' };
+    const { spec, localNode } = loadSpec({ hostname: 'x', file, flags: { role: 'worker' }, detected });
+    expect(localNode).toBe('w1');
+    const cp = spec.nodes.find((n) => n.name === 'cp')!;
+    expect(cp).toMatchObject({ role: 'control-plane', privateIP: '172.16.0.1' });
+    expect(cp.instanceId).toBeUndefined();
+    expect(spec.nodes.find((n) => n.name === 'w1')).toMatchObject({ instanceId: 'i-bp1knitcp' });
+  });
+
+  it("refuses to put this instance's identity on a node with another private IP", () => {
+    const file = { name: 'c.yaml', text: 'nodes:\n  - {name: cp, role: control-plane, privateIP: 172.16.0.1}\n' };
+    expect(() => loadSpec({ hostname: 'x', file, flags: { nodeName: 'cp' }, detected })).toThrow(
+      /^nodes: this host is 172\.16\.0\.10 \(ECS metadata\), but the node picked as this one, cp, has privateIP 172\.16\.0\.1; name this host's node with --node-name/,
+    );
   });
 
   it('an instance id without a region is refused, naming the field', () => {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -115,6 +115,7 @@ describe.skipIf(!tmuxPath || process.getuid?.() !== 0)('the wizard in a real ter
     expect(await readdir(host.root)).toEqual([]);
     expect(await host.calls()).toEqual([]);
 
+    expect((await stat(saved)).mode & 0o777).toBe(0o600);
     const text = await readFile(saved, 'utf8');
     const node = hostname().toLowerCase();
     const { spec } = loadSpec({ file: { name: saved, text }, hostname: 'unused' });

@@ -76,11 +76,13 @@ export async function terwayCloud(spec: Spec, node: NodeSpec, identity: EcsIdent
   const api = await openApi(ctx, regionId, spec);
   const { planMaxPods } = await import('../cloud/alicloud/max-pods.js');
   const instance = await api.describeInstance(instanceId);
-  const instanceType = node.instanceType ?? instance.instanceType;
+  const instanceType = instance.instanceType;
+  if (node.instanceType !== undefined && node.instanceType !== instanceType)
+    throw new UsageError(`nodes: ${node.name} is ${node.instanceType} in the spec, but ECS says ${instanceId} is ${instanceType}`);
   const [limits] = await api.describeInstanceTypes([instanceType]);
   if (!limits) throw new UsageError(`nodes: ${node.name}: ECS does not know instance type ${instanceType}`);
   const wanted = [...new Set(Object.values(spec.network.terway.vswitches).flat())];
-  const podVSwitches = await api.describeVSwitches(wanted);
+  const podVSwitches = await api.describeVSwitches(instance.vpcId, wanted);
   const { natGateways, entries } = await api.snatEntries(instance.vpcId);
   const maxPods = planMaxPods(limits, spec.network.terway.mode, node.role, spec.network.terway.podsPerNode);
   const terwayNodes = spec.nodes.filter((n) => !n.external).length;
@@ -132,6 +134,8 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   const loaded = await specFromOptions(opts, ctx, identity && detectedHost(identity));
   let spec = loaded.spec;
   let node = spec.nodes.find((n) => n.name === loaded.localNode)!;
+  if (identity && node.instanceId !== undefined && node.instanceId !== identity.instanceId)
+    throw new UsageError(`nodes: ${node.name} is instance ${node.instanceId} in the spec, but this host is ${identity.instanceId}; name this host's node with --node-name`);
   const hostOnly = { spec, node, ...(identity ? { identity } : {}), cloudChecks: [] };
   if (spec.network.plugin !== 'terway' || node.external) return hostOnly;
   if (opts.dryRun && !identity && !(node.instanceId && spec.alicloud?.region)) {

@@ -1,10 +1,10 @@
 /**
  * The wizard (bare `knit` at a terminal, or `knit init --interactive`): detect this host, ask what
  * detection cannot know, save the answers as a cluster spec (`--save`), then hand over to `init` or
- * `join`, which show the plan and ask before changing anything. Ctrl-C at any question exits 130 with
- * nothing changed and nothing saved.
+ * `join`, which show the plan and ask before changing anything. Ctrl-C at any of the wizard's
+ * questions exits 130 with nothing changed and nothing saved; declining the plan keeps the saved answers.
  */
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { formatArgv } from '../runner/describe.js';
 import { stringifySpecInput } from '../spec/load.js';
@@ -62,7 +62,8 @@ export async function run(opts: WizardOptions, ctx: CommandContext): Promise<num
   const answers = await askCluster({ detected: await detectForWizard(ctx), ...(initial ? { initial } : {}), print: (l) => ctx.out.note(l) });
   const specText = stringifySpecInput(answers.spec);
 
-  const save = opts.save ?? (await (await import('@inquirer/prompts')).input({ message: 'Save the answers as (empty: do not save)', default: 'cluster.yaml' }));
+  // no default: Enter on an empty line means "do not save", as the question says
+  const save = opts.save ?? (await (await import('@inquirer/prompts')).input({ message: 'Save the answers to a file, e.g. cluster.yaml (empty: do not save)' }));
   const j = answers.join;
   const replay = formatArgv([
     'knit',
@@ -70,11 +71,18 @@ export async function run(opts: WizardOptions, ctx: CommandContext): Promise<num
       ? ['join', '--config', save, '--node-name', answers.localNode, '--endpoint', j.endpoint, '--token', '<token>', '--ca-cert-hash', j.caCertHash, ...(j.controlPlane ? ['--control-plane', '--certificate-key', '<key>'] : [])]
       : ['init', '--config', save, '--node-name', answers.localNode]),
     ...(opts.skip?.length ? ['--skip', ...opts.skip] : []),
+    ...(opts.ignorePreflightErrors?.length ? ['--ignore-preflight-errors', ...opts.ignorePreflightErrors] : []),
+    ...(opts.showCertificateKey ? ['--show-certificate-key'] : []),
     '--yes',
   ]);
   if (save) {
-    await writeFile(save, specText, { mode: 0o600 });
-    ctx.out.note(`saved ${save}; replay without questions: ${replay}`);
+    try {
+      await writeFile(save, specText, { mode: 0o600 });
+      await chmod(save, 0o600); // an existing file keeps its mode through writeFile
+    } catch (e) {
+      throw new UsageError(`--save: cannot write ${save}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    ctx.out.note(`saved ${save}; replay without questions: ${replay}${j ? ' (fill in the token and key as printed by knit init)' : ''}`);
   }
 
   const common = {

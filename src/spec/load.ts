@@ -98,10 +98,15 @@ function describeIssue(issue: z.core.$ZodIssue, flagsByPath: Map<string, string>
  * Metadata facts fill what the file and flags left out, never more: the node's addresses and ECS
  * identity, the region, and for Terway the node's own vSwitch as the pod vSwitch of its zone.
  */
-function fillDetected(raw: Raw, local: Raw, d: DetectedHost): void {
+function fillDetected(raw: Raw, local: Raw, d: DetectedHost, addressGiven: boolean): void {
   const fill = (obj: Raw, key: string, value: unknown) => {
     if (obj[key] === undefined && value !== undefined) obj[key] = value;
   };
+  // this instance's identity belongs on its own entry only: another node's would get a wrong provider-id
+  if (!addressGiven && local.privateIP !== undefined && local.privateIP !== d.privateIP)
+    throw new UsageError(
+      `nodes: this host is ${d.privateIP} (ECS metadata), but the node picked as this one, ${String(local.name)}, has privateIP ${String(local.privateIP)}; name this host's node with --node-name`,
+    );
   fill(local, 'privateIP', d.privateIP);
   fill(local, 'publicIP', d.publicIP);
   fill(local, 'instanceId', d.instanceId);
@@ -132,15 +137,15 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
     givenByFlag.add(path.join('.'));
   }
 
-  // The local node: named by --node-name, else the node holding --advertise-address, else the first
-  // control plane; with no inventory at all, the flags describe a single node.
+  // The local node: named by --node-name, else the node holding --advertise-address (or the private IP
+  // the metadata service reports), else the first control plane; with no inventory at all, the flags
+  // describe a single node.
   if (raw.nodes !== undefined && !Array.isArray(raw.nodes)) throw new UsageError('nodes: must be a list of nodes');
   const nodes = (raw.nodes ?? []) as unknown[];
   raw.nodes = nodes;
+  const localIP = flags.advertiseAddress ?? sources.detected?.privateIP;
   let index = nodes.findIndex((n) =>
-    flags.nodeName !== undefined
-      ? isObject(n) && n.name === flags.nodeName
-      : flags.advertiseAddress !== undefined && isObject(n) && n.privateIP === flags.advertiseAddress,
+    flags.nodeName !== undefined ? isObject(n) && n.name === flags.nodeName : localIP !== undefined && isObject(n) && n.privateIP === localIP,
   );
   if (index < 0 && flags.nodeName === undefined) index = nodes.findIndex((n) => isObject(n) && n.role === 'control-plane');
   if (index < 0 && flags.nodeName === undefined && nodes.length > 0) index = 0;
@@ -162,7 +167,7 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
     givenByFlag.add(`nodes[${index}].publicIP`);
   }
   if (flags.role !== undefined) local.role = flags.role;
-  if (sources.detected) fillDetected(raw, local, sources.detected);
+  if (sources.detected) fillDetected(raw, local, sources.detected, flags.advertiseAddress !== undefined);
 
   // The endpoint defaults to the first control plane's public address (what cross-VPC peers can reach).
   const kube = isObject(raw.kubernetes) ? raw.kubernetes : (raw.kubernetes = {});

@@ -112,14 +112,16 @@ export function describeApiError(api: string, action: string, err: unknown, endp
     return new CloudApiError(`${what}: ${code} after ${ALICLOUD.apiRetries + 1} attempts: ${message}`, ['try again in a minute', ...requestId]);
   if (isTimeout(e))
     return new CloudApiError(`${what}: no answer from ${endpoint} within ${timeoutMs / 1000} s (${ALICLOUD.apiRetries + 1} attempts)`, [
-      'check the route to the endpoint, or set alicloud.endpoint / KNIT_ALICLOUD_ENDPOINT (e.g. the VPC endpoint ecs-vpc.<region>.aliyuncs.com)',
+      `check the route to the endpoint, or ${endpointHint(api)}`,
     ]);
-  if (isUnreachable(e))
-    return new CloudApiError(`${what}: cannot reach ${endpoint} (${code || message})`, [
-      'set alicloud.endpoint / KNIT_ALICLOUD_ENDPOINT to an endpoint this host can reach',
-    ]);
+  if (isUnreachable(e)) return new CloudApiError(`${what}: cannot reach ${endpoint} (${code || message})`, [endpointHint(api)]);
   return new CloudApiError(`${what}: ${code ? `${code}: ` : ''}${message}`, requestId);
 }
+
+const endpointHint = (api: string): string =>
+  api === 'ECS'
+    ? 'set alicloud.endpoint (or $KNIT_ALICLOUD_ENDPOINT) to an ECS endpoint this host reaches, e.g. the VPC endpoint ecs-vpc.<region>.aliyuncs.com'
+    : 'set alicloud.vpcEndpoint (or $KNIT_ALICLOUD_VPC_ENDPOINT) to a VPC API endpoint this host reaches, e.g. vpc-vpc.<region>.aliyuncs.com';
 
 const retryable = (e: SdkError): boolean => RETRYABLE_CODES.test(e.code ?? '') || isTimeout(e);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -219,12 +221,13 @@ export class AlicloudApi {
     }));
   }
 
-  async describeVSwitches(vswitchIds: string[]): Promise<VSwitchInfo[]> {
+  /** The vSwitches of this VPC among these ids (one from another VPC is not found). */
+  async describeVSwitches(vpcId: string, vswitchIds: string[]): Promise<VSwitchInfo[]> {
     const { sdk, client } = await this.vpc();
     const found: VSwitchInfo[] = [];
     // one call per vSwitch: the VSwitchId parameter takes a single id
     for (const id of vswitchIds) {
-      const req = new sdk.DescribeVSwitchesRequest({ regionId: this.o.regionId, vSwitchId: id });
+      const req = new sdk.DescribeVSwitchesRequest({ regionId: this.o.regionId, vpcId, vSwitchId: id });
       const res = await this.call('VPC', 'DescribeVSwitches', () => client.describeVSwitches(req));
       for (const v of res.body?.vSwitches?.vSwitch ?? [])
         found.push({ vswitchId: v.vSwitchId ?? id, vpcId: v.vpcId ?? '', zoneId: v.zoneId ?? '', cidr: v.cidrBlock ?? '', availableIps: v.availableIpAddressCount ?? 0 });
@@ -232,10 +235,11 @@ export class AlicloudApi {
     return found;
   }
 
-  /** Every SNAT entry of every NAT gateway in the VPC (the coverage check reads them all). */
+  /** Every SNAT entry of the VPC's internet NAT gateways (a VPC has a handful; the first 50 are read). */
   async snatEntries(vpcId: string): Promise<{ natGateways: NatGatewayInfo[]; entries: SnatEntryInfo[] }> {
     const { sdk, client } = await this.vpc();
-    const gwReq = new sdk.DescribeNatGatewaysRequest({ regionId: this.o.regionId, vpcId, pageSize: 50 });
+    // internet NAT gateways only: a VPC (intranet) NAT gateway's SNAT entries lead to no internet
+    const gwReq = new sdk.DescribeNatGatewaysRequest({ regionId: this.o.regionId, vpcId, networkType: 'internet', pageSize: 50 });
     const gws = await this.call('VPC', 'DescribeNatGateways', () => client.describeNatGateways(gwReq));
     const natGateways = (gws.body?.natGateways?.natGateway ?? []).map((g) => ({
       natGatewayId: g.natGatewayId ?? '',
@@ -248,7 +252,7 @@ export class AlicloudApi {
           const req = new sdk.DescribeSnatTableEntriesRequest({ regionId: this.o.regionId, snatTableId, pageNumber: page, pageSize: 50 });
           const res = await this.call('VPC', 'DescribeSnatTableEntries', () => client.describeSnatTableEntries(req));
           const rows = res.body?.snatTableEntries?.snatTableEntry ?? [];
-          for (const e of rows)
+          for (const e of rows.filter((row) => row.status !== 'Deleting'))
             entries.push({
               natGatewayId: gw.natGatewayId,
               snatTableId,

@@ -72,7 +72,9 @@ function vswitchCapacityCheck(f: TerwayCloudFacts): CheckResult {
 export function terwayCloudChecks(f: TerwayCloudFacts): CheckResult[] {
   const results: CheckResult[] = [];
   results.push(
-    f.unknownVSwitches.length > 0
+    f.podVSwitches.length === 0 && f.unknownVSwitches.length === 0
+      ? { id: 'alicloud/vswitches', status: 'fail', reason: 'network.terway.vswitches names no vSwitch: Terway has nowhere to take pod IPs from (give <zone>: [vsw-…])' }
+      : f.unknownVSwitches.length > 0
       ? { id: 'alicloud/vswitches', status: 'fail', reason: `network.terway.vswitches names ${f.unknownVSwitches.join(', ')}, which VPC ${f.vpcId} in ${f.regionId} does not have` }
       : { id: 'alicloud/vswitches', status: 'pass', reason: `pod vSwitches ${f.podVSwitches.map((v) => `${v.vswitchId} (${v.zoneId} ${v.cidr})`).join(', ')}` },
   );

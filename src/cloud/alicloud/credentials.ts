@@ -41,7 +41,13 @@ function metadataRamRoleProvider(sdk: CredentialsSdk, metadata: MetadataClient):
       const role = (await metadata.get('ram/security-credentials/').catch(() => undefined))?.split('\n')[0]?.trim();
       if (!role) throw new Error('ecs_ram_role: this instance has no RAM role');
       const body = await metadata.get(`ram/security-credentials/${role}`);
-      const sts = JSON.parse(body ?? '{}') as { Code?: string; AccessKeyId?: string; AccessKeySecret?: string; SecurityToken?: string };
+      let sts: { Code?: string; AccessKeyId?: string; AccessKeySecret?: string; SecurityToken?: string };
+      try {
+        sts = JSON.parse(body ?? '{}') as typeof sts;
+      } catch {
+        // JSON.parse's message quotes the body, which holds the secret
+        throw new Error(`ecs_ram_role: the metadata service's answer for role ${role} is not JSON`);
+      }
       if (sts.Code !== 'Success' || !sts.AccessKeyId || !sts.AccessKeySecret || !sts.SecurityToken)
         throw new Error(`ecs_ram_role: the metadata service gave no credentials for role ${role} (Code ${sts.Code ?? 'missing'})`);
       const inner = sdk.StaticSTSCredentialsProvider.builder()
@@ -55,6 +61,13 @@ function metadataRamRoleProvider(sdk: CredentialsSdk, metadata: MetadataClient):
   } as Provider;
 }
 
+/**
+ * A provider's failure without what it received: some of the library's providers put the response
+ * body (which can hold a secret the redactor has not seen yet) into their error message.
+ */
+const withoutPayload = (message: string): string =>
+  message.split('\n')[0]!.replace(/[{"\[].*$/, '<response omitted>').replace(/(result|response|body|unmarshal fail)\s*[:=].*$/i, '$1: <response omitted>').slice(0, 160);
+
 /** The first provider that answers wins; the error lists why each one did not. */
 function firstOf(providers: Provider[]): Provider {
   return {
@@ -65,7 +78,7 @@ function firstOf(providers: Provider[]): Provider {
         try {
           return await p.getCredentials();
         } catch (e) {
-          reasons.push((e as Error).message);
+          reasons.push(withoutPayload((e as Error).message));
         }
       }
       throw new Error(reasons.join('; '));

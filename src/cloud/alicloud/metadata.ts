@@ -11,6 +11,7 @@ const RETRIES = 2;
 
 export class MetadataClient {
   private readonly base: URL;
+  /** Rejects when nothing answers: then every read fails at once instead of waiting out its own timeout. */
   private token?: Promise<string | undefined>;
   private readonly cache = new Map<string, Promise<string | undefined>>();
 
@@ -19,16 +20,13 @@ export class MetadataClient {
     this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   }
 
-  /** Hardened mode (IMDSv2-like): PUT /latest/api/token; a service without it answers without a token. */
+  /** Hardened mode (IMDSv2-like): PUT /latest/api/token; a service without it answers the PUT with an error status. */
   private sessionToken(): Promise<string | undefined> {
     this.token ??= fetch(new URL('../api/token', this.base), {
       method: 'PUT',
       headers: { 'X-aliyun-ecs-metadata-token-ttl-seconds': String(TOKEN_TTL_S) },
       signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).then(
-      async (r) => (r.ok ? (await r.text()).trim() : undefined),
-      () => undefined,
-    );
+    }).then(async (r) => (r.ok ? (await r.text()).trim() : undefined));
     return this.token;
   }
 
@@ -83,10 +81,11 @@ export class MetadataClient {
     try {
       const instanceId = await this.get('instance-id');
       if (!instanceId) return { notOnEcs: `the ECS metadata service (${this.base.href}) has no instance-id` };
-      const [regionId, zoneId, instanceType, privateIP, publicIP, vpcId, vswitchId, vswitchCidr, mac, roles, hostname] = await Promise.all(
-        ['region-id', 'zone-id', 'instance/instance-type', 'private-ipv4', 'eipv4', 'vpc-id', 'vswitch-id', 'vswitch-cidr-block', 'mac', 'ram/security-credentials/', 'hostname']
-          .map((p) => this.get(p)),
-      );
+      const [[regionId, zoneId, instanceType, privateIP, vpcId, vswitchId], [publicIP, vswitchCidr, mac, roles, hostname]] = await Promise.all([
+        Promise.all(['region-id', 'zone-id', 'instance/instance-type', 'private-ipv4', 'vpc-id', 'vswitch-id'].map((p) => this.get(p))),
+        // nice to have: a failure here does not make the host "not ECS"
+        Promise.all(['eipv4', 'vswitch-cidr-block', 'mac', 'ram/security-credentials/', 'hostname'].map((p) => this.get(p).catch(() => undefined))),
+      ]);
       const need = { regionId, zoneId, instanceType, privateIP, vpcId, vswitchId };
       const missing = Object.entries(need).filter(([, v]) => !v).map(([k]) => k);
       if (missing.length > 0) return { notOnEcs: `the ECS metadata service answered without ${missing.join(', ')}` };
