@@ -96,6 +96,15 @@ describe('knit alicloud max-pods', () => {
     expect(call).toMatchObject({ signatureOk: true, accessKeyId: KEYS.full.id, params: { 'InstanceTypes.1': 'ecs.g7.large', 'InstanceTypes.5': 'ecs.t6-c1m1.large' } });
   });
 
+  it('more than the 10 types one DescribeInstanceTypes call takes are asked in batches', async () => {
+    const real = ['ecs.g7.large', 'ecs.g7.xlarge', 'ecs.c7.2xlarge', 'ecs.g6.large', 'ecs.t6-c1m1.large', 'ecs.t5-lc1m1.small', 'ecs.u1-c1m4.xlarge'];
+    const types = [...real, ...real.slice(0, 5)];
+    const r = await onEcs(['alicloud', 'max-pods', '--region', 'cn-hangzhou', '--instance-type', ...types, '-o', 'json'], FULL_KEY);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as unknown[]).length).toBe(12);
+    expect(actions()).toEqual(['DescribeInstanceTypes', 'DescribeInstanceTypes']);
+  });
+
   it("exclusive ENI on this instance's own type, with the instance RAM role's STS credentials", async () => {
     const r = await onEcs(['alicloud', 'max-pods', '--mode', 'eni', '--role', 'control-plane']);
     expect(r.code, r.stderr).toBe(0);

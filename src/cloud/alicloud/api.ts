@@ -209,9 +209,14 @@ export class AlicloudApi {
 
   async describeInstanceTypes(types: string[]): Promise<InstanceTypeLimits[]> {
     const { sdk, client } = await this.ecs();
-    const req = new sdk.DescribeInstanceTypesRequest({ instanceTypes: types });
-    const res = await this.call('ECS', 'DescribeInstanceTypes', () => client.describeInstanceTypes(req));
-    return (res.body?.instanceTypes?.instanceType ?? []).map((t) => ({
+    const found = [];
+    // InstanceTypes takes at most 10 types a call
+    for (let i = 0; i < types.length; i += 10) {
+      const req = new sdk.DescribeInstanceTypesRequest({ instanceTypes: types.slice(i, i + 10) });
+      const res = await this.call('ECS', 'DescribeInstanceTypes', () => client.describeInstanceTypes(req));
+      found.push(...(res.body?.instanceTypes?.instanceType ?? []));
+    }
+    return found.map((t) => ({
       instanceType: t.instanceTypeId ?? '',
       eniQuantity: t.eniQuantity ?? 0,
       eniPrivateIpAddressQuantity: t.eniPrivateIpAddressQuantity ?? 0,
