@@ -146,6 +146,29 @@ describe.skipIf(!tmuxPath || process.getuid?.() !== 0)('the wizard in a real ter
     expect((await host.calls())[0]).toBe('kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
   });
 
+  it('a worker: the join questions (the token masked), then the join plan; the saved spec replays with the token', async () => {
+    const saved = join(dir, 'worker.yaml');
+    const token = 'abcdef.0123456789abcdef';
+    const caHash = `sha256:${'ab'.repeat(32)}`;
+    await startInTerminal(['init', '--interactive', '--save', saved, '--dry-run']);
+    await answer('This machine is', ['\x1b[B']); // down: worker joining a cluster
+    for (const q of ['Node name', 'Private IP of this node']) await answer(q);
+    await answer('Public IP', ['198.51.100.20']);
+    await answer('API server endpoint to join', ['203.0.113.10:6443']);
+    await answer('Bootstrap token', [token]);
+    await answer('CA certificate hash', [caHash]);
+    for (const q of ['Kubernetes version', 'Pod network', 'Pod CIDR', 'Service CIDR', 'Add another node?']) await answer(q);
+    expect(await exitCode()).toBe(0);
+    const s = await screen();
+    expect(s).toContain('kubeadm/join');
+    expect(s).not.toContain('0123456789abcdef'); // the token's secret half
+    const node = hostname().toLowerCase();
+    const replay = await knit(['join', '--config', saved, '--node-name', node, '--endpoint', '203.0.113.10:6443', '--token', token, '--ca-cert-hash', caHash, '--yes', '--dry-run'], { env: host.env });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain('kubeadm/join');
+    expect(await readdir(host.root)).toEqual([]);
+  });
+
   it('Ctrl-C at a question exits 130: nothing saved, nothing changed', async () => {
     const saved = join(dir, 'cluster.yaml');
     await startInTerminal(['init', '--interactive', '--save', saved]);

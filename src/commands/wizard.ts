@@ -57,6 +57,7 @@ export async function detectForWizard(ctx: CommandContext): Promise<Detected> {
 export async function run(opts: WizardOptions, ctx: CommandContext): Promise<number> {
   if (!ctx.interactive)
     throw new UsageError('--interactive: the wizard needs a terminal; in scripts use `knit init --config FILE --yes` (the wizard\'s --save writes one)');
+  if (ctx.out.format === 'json') throw new UsageError('--output json: the wizard talks to a person; for JSON use `knit init --config FILE --yes -o json`');
   const { askCluster } = await import('../wizard/wizard.js');
   const initial = opts.config !== undefined ? await readSpecFile(opts.config, ctx.hostname) : undefined;
   const answers = await askCluster({ detected: await detectForWizard(ctx), ...(initial ? { initial } : {}), print: (l) => ctx.out.note(l) });
