@@ -42,16 +42,15 @@ export const detectedHost = (id: EcsIdentity): DetectedHost => ({
 });
 
 /** The API endpoints: $KNIT_ALICLOUD_ENDPOINT (both APIs; $KNIT_ALICLOUD_VPC_ENDPOINT for VPC alone), else the spec. */
-export function apiEndpoints(spec: Pick<Spec, 'alicloud'> | undefined, env: NodeJS.ProcessEnv): ApiEndpoints {
+function apiEndpoints(spec: Pick<Spec, 'alicloud'> | undefined, env: NodeJS.ProcessEnv): ApiEndpoints {
   const ecs = env.KNIT_ALICLOUD_ENDPOINT || spec?.alicloud?.endpoint;
   const vpc = env.KNIT_ALICLOUD_VPC_ENDPOINT || env.KNIT_ALICLOUD_ENDPOINT || spec?.alicloud?.vpcEndpoint;
   return { ...(ecs ? { ecs } : {}), ...(vpc ? { vpc } : {}) };
 }
 
-export async function credentialsFor(ctx: CommandContext): Promise<ResolvedCredentials> {
+async function credentialsFor(ctx: CommandContext): Promise<ResolvedCredentials> {
   const { resolveCredentials } = await import('../cloud/alicloud/credentials.js');
-  const metadata = metadataClient(ctx);
-  return resolveCredentials({ metadata, metadataOverridden: metadata.overridden }, ctx.env);
+  return resolveCredentials(metadataClient(ctx), ctx.env);
 }
 
 export async function openApi(ctx: CommandContext, regionId: string, spec?: Pick<Spec, 'alicloud'>): Promise<AlicloudApi> {
@@ -62,9 +61,8 @@ export async function openApi(ctx: CommandContext, regionId: string, spec?: Pick
 }
 
 export interface TerwayCloud {
-  facts: TerwayCloudFacts;
+  facts: TerwayCloudFacts & { maxPods: MaxPods };
   securityGroupIds: string[];
-  maxPods?: MaxPods;
 }
 
 /** The Terway facts for this node, from the ECS and VPC APIs. Needs the node's ECS identity. */
@@ -88,7 +86,6 @@ export async function terwayCloud(spec: Spec, node: NodeSpec, identity: EcsIdent
   const terwayNodes = spec.nodes.filter((n) => !n.external).length;
   return {
     securityGroupIds: instance.securityGroupIds,
-    maxPods,
     facts: {
       regionId,
       vpcId: instance.vpcId,
@@ -110,14 +107,13 @@ export function withTerwayFacts(spec: Spec, nodeName: string, cloud: TerwayCloud
   return {
     ...spec,
     network: { ...spec.network, terway: { ...terway, securityGroups: terway.securityGroups.length > 0 ? terway.securityGroups : cloud.securityGroupIds } },
-    nodes: spec.nodes.map((n) => (n.name === nodeName && n.maxPods === undefined && cloud.maxPods ? { ...n, maxPods: cloud.maxPods.maxPods } : n)),
+    nodes: spec.nodes.map((n) => (n.name === nodeName && n.maxPods === undefined ? { ...n, maxPods: cloud.facts.maxPods.maxPods } : n)),
   };
 }
 
 export interface NodeSpecOnHost {
   spec: Spec;
   node: NodeSpec;
-  identity?: EcsIdentity;
   /** Terway's cloud checks (SNAT, vSwitch IPs, ENI budget, RAM role), for the preflight table. */
   cloudChecks: CheckResult[];
 }
@@ -136,7 +132,7 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   let node = spec.nodes.find((n) => n.name === loaded.localNode)!;
   if (identity && node.instanceId !== undefined && node.instanceId !== identity.instanceId)
     throw new UsageError(`nodes: ${node.name} is instance ${node.instanceId} in the spec, but this host is ${identity.instanceId}; name this host's node with --node-name`);
-  const hostOnly = { spec, node, ...(identity ? { identity } : {}), cloudChecks: [] };
+  const hostOnly = { spec, node, cloudChecks: [] };
   if (spec.network.plugin !== 'terway' || node.external) return hostOnly;
   if (opts.dryRun && !identity && !(node.instanceId && spec.alicloud?.region)) {
     // a preview off ECS stays offline; a real run asks the APIs (and fails here without them)
@@ -147,7 +143,7 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   spec = withTerwayFacts(spec, node.name, cloud);
   node = spec.nodes.find((n) => n.name === node.name)!;
   const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
-  return { spec, node, ...(identity ? { identity } : {}), cloudChecks: terwayCloudChecks(cloud.facts) };
+  return { spec, node, cloudChecks: terwayCloudChecks(cloud.facts) };
 }
 
 /** `knit preflight` with Terway: the cloud checks for this host, or one warning when it is not an ECS instance. */
@@ -155,8 +151,7 @@ export async function terwayChecksForHost(spec: Spec, nodeName: string, ctx: Com
   const { identity, notOnEcs } = await detectEcs(ctx);
   if (!identity)
     return [{ id: 'alicloud/ecs', status: 'warn', reason: `Terway runs only on ECS instances, and this host does not look like one (${notOnEcs}); the cloud checks were skipped` }];
-  const node = spec.nodes.find((n) => n.name === nodeName)!;
-  const cloud = await terwayCloud(spec, { ...node, instanceId: node.instanceId ?? identity.instanceId, instanceType: node.instanceType ?? identity.instanceType }, identity, ctx);
+  const cloud = await terwayCloud(spec, spec.nodes.find((n) => n.name === nodeName)!, identity, ctx);
   const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
   return terwayCloudChecks(cloud.facts);
 }

@@ -3,6 +3,8 @@
  * `detect` (this instance, from the metadata service), `max-pods` (an instance type's Terway pod budget,
  * from the ECS API) and `ram-policy` (what the credentials need).
  */
+import type { TerwayMode } from '../cloud/alicloud/max-pods.js';
+import { ALICLOUD } from '../defaults.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { detectEcs, openApi } from './alicloud-facts.js';
@@ -35,8 +37,8 @@ export interface MaxPodsOptions extends SpecOptions {
 }
 
 export async function maxPods(opts: MaxPodsOptions, ctx: CommandContext): Promise<number> {
-  const mode = opts.mode ?? 'eniip';
-  if (mode !== 'eniip' && mode !== 'eni') throw new UsageError(`--mode: unknown mode ${JSON.stringify(mode)} (use eniip or eni)`);
+  // commander has checked --mode and --role against their choices
+  const mode = (opts.mode ?? 'eniip') as TerwayMode;
   const role = opts.role ?? 'worker';
   const podsPerNode = opts.podsPerNode === undefined ? undefined : Number(opts.podsPerNode);
   if (podsPerNode !== undefined && !(Number.isInteger(podsPerNode) && podsPerNode > 0))
@@ -55,7 +57,7 @@ export async function maxPods(opts: MaxPodsOptions, ctx: CommandContext): Promis
   if (unknown.length > 0) throw new UsageError(`--instance-type: ECS does not know ${unknown.join(', ')} in ${regionId}`);
   const plans = types.map((t) => {
     const l = limits.find((x) => x.instanceType === t)!;
-    return { limits: l, plan: planMaxPods(l, mode, role, podsPerNode ?? spec?.network.terway.podsPerNode ?? 16) };
+    return { limits: l, plan: planMaxPods(l, mode, role, podsPerNode ?? spec?.network.terway.podsPerNode ?? ALICLOUD.defaultPodsPerNode) };
   });
 
   ctx.out.json(plans.map(({ limits: l, plan }) => ({ ...plan, eniQuantity: l.eniQuantity, eniPrivateIpAddressQuantity: l.eniPrivateIpAddressQuantity })));

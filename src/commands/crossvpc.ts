@@ -11,6 +11,7 @@ import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
 import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
 import { CROSSVPC, PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
+import { metadataClient } from './alicloud-facts.js';
 import { OFFLINE_CROSSVPC_FACTS } from '../plan/init.js';
 import type { Spec } from '../spec/schema.js';
 import type { Exec } from '../host/exec.js';
@@ -62,8 +63,7 @@ export async function readMetricsServer(exec: Exec, kubeconfig: string, note: (s
  */
 export async function withDetectedPublicIp(spec: Spec, node: string, ctx: CommandContext): Promise<Spec> {
   if (!needsPublicIp(spec, node)) return spec;
-  const { MetadataClient } = await import('../cloud/alicloud/metadata.js');
-  const { ip, error } = await new MetadataClient(ctx.env.KNIT_ECS_METADATA_URL || undefined).eip();
+  const { ip, error } = await metadataClient(ctx).eip();
   if (ip === undefined || !isIPv4(ip) || !isPublicIPv4(ip)) {
     ctx.out.note(`note: no public IP for ${node} from metadata: ${error ?? (ip ? `eipv4 is ${ip}, not a public IPv4 address` : 'the instance has no EIP')}`);
     return spec; // peersOutsideVpc then names the missing field

@@ -8,16 +8,12 @@ import { ALICLOUD } from '../../defaults.js';
 import { CloudError, KnitError, ExitCode } from '../../errors.js';
 import type { ResolvedCredentials } from './credentials.js';
 
+/** What knit reads of an instance: the rest (addresses, zone, vSwitch) comes from the metadata service. */
 export interface InstanceInfo {
   instanceId: string;
   instanceType: string;
-  zoneId: string;
   vpcId: string;
-  vswitchId: string;
-  privateIP?: string;
   securityGroupIds: string[];
-  /** The EIP bound to the primary NIC, else a classic public IP. */
-  publicIP?: string;
 }
 
 export interface InstanceTypeLimits {
@@ -26,10 +22,6 @@ export interface InstanceTypeLimits {
   eniQuantity: number;
   /** Private IPv4 addresses per ENI, the ENI's primary address included. */
   eniPrivateIpAddressQuantity: number;
-  /** ENIs including trunk-mode member ENIs (exclusive ENI with trunking). */
-  eniTotalQuantity?: number;
-  cpuCoreCount?: number;
-  memoryGiB?: number;
 }
 
 export interface VSwitchInfo {
@@ -75,7 +67,7 @@ export function parseEndpoint(value: string): { endpoint: string; protocol: 'htt
 }
 
 /** Codes that mean "who you are or what you may do", as the ECS/VPC APIs and the SDK report them. */
-const CREDENTIAL_CODES = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|Forbidden|NoPermission|InvalidCredentials|CredentialException|Unauthorized|InvalidAuthorization)/i;
+const CREDENTIAL_CODES = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|InvalidCredentials|CredentialException|Unauthorized|InvalidAuthorization)/i;
 const PERMISSION_CODES = /^(Forbidden|NoPermission)/i;
 const RETRYABLE_CODES = /^(Throttling|ServiceUnavailable|InternalError|UnknownError|OperationConflict)/i;
 
@@ -198,12 +190,8 @@ export class AlicloudApi {
     return {
       instanceId: i.instanceId,
       instanceType: i.instanceType ?? '',
-      zoneId: i.zoneId ?? '',
       vpcId: i.vpcAttributes?.vpcId ?? '',
-      vswitchId: i.vpcAttributes?.vSwitchId ?? '',
-      privateIP: i.vpcAttributes?.privateIpAddress?.ipAddress?.[0],
       securityGroupIds: i.securityGroupIds?.securityGroupId ?? [],
-      publicIP: i.eipAddress?.ipAddress || i.publicIpAddress?.ipAddress?.[0] || undefined,
     };
   }
 
@@ -220,9 +208,6 @@ export class AlicloudApi {
       instanceType: t.instanceTypeId ?? '',
       eniQuantity: t.eniQuantity ?? 0,
       eniPrivateIpAddressQuantity: t.eniPrivateIpAddressQuantity ?? 0,
-      eniTotalQuantity: t.eniTotalQuantity,
-      cpuCoreCount: t.cpuCoreCount,
-      memoryGiB: t.memorySize,
     }));
   }
 

@@ -27,14 +27,8 @@ export interface ResolvedCredentials {
   accessKeyId: string;
 }
 
-export interface CredentialSources {
-  metadata: MetadataClient;
-  /** True when the metadata client is not the ECS default address (KNIT_ECS_METADATA_URL). */
-  metadataOverridden: boolean;
-}
-
 /** The ECS RAM role, read through knit's metadata client: `ram/security-credentials/<role>`. */
-function metadataRamRoleProvider(sdk: CredentialsSdk, metadata: MetadataClient): Provider {
+function metadataRamRoleProvider(metadata: MetadataClient): Provider {
   return {
     getProviderName: () => 'ecs_ram_role',
     async getCredentials() {
@@ -50,13 +44,7 @@ function metadataRamRoleProvider(sdk: CredentialsSdk, metadata: MetadataClient):
       }
       if (sts.Code !== 'Success' || !sts.AccessKeyId || !sts.AccessKeySecret || !sts.SecurityToken)
         throw new Error(`ecs_ram_role: the metadata service gave no credentials for role ${role} (Code ${sts.Code ?? 'missing'})`);
-      const inner = sdk.StaticSTSCredentialsProvider.builder()
-        .withAccessKeyId(sts.AccessKeyId)
-        .withAccessKeySecret(sts.AccessKeySecret)
-        .withSecurityToken(sts.SecurityToken)
-        .build();
-      const c = await inner.getCredentials();
-      return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken, providerName: 'ecs_ram_role' };
+      return { accessKeyId: sts.AccessKeyId, accessKeySecret: sts.AccessKeySecret, securityToken: sts.SecurityToken, providerName: 'ecs_ram_role' };
     },
   } as Provider;
 }
@@ -95,7 +83,8 @@ function built(build: () => unknown): Provider[] {
   }
 }
 
-export async function resolveCredentials(sources: CredentialSources, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedCredentials> {
+/** The first credentials of the chain; `metadata` is knit's metadata client (its RAM role when redirected). */
+export async function resolveCredentials(metadata: MetadataClient, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedCredentials> {
   const sdk = await loadCredentialsSdk();
   const credentialsUri = env.ALIBABA_CLOUD_CREDENTIALS_URI;
   // the library's default chain, spelled out: its own would also ask an unset credentials URI ("https://undefined/")
@@ -104,8 +93,8 @@ export async function resolveCredentials(sources: CredentialSources, env: NodeJS
     ...built(() => sdk.OIDCRoleArnCredentialsProvider.builder().build()),
     ...built(() => sdk.CLIProfileCredentialsProvider.builder().build()),
     ...built(() => sdk.ProfileCredentialsProvider.builder().build()),
-    ...(sources.metadataOverridden
-      ? [metadataRamRoleProvider(sdk, sources.metadata)]
+    ...(metadata.overridden
+      ? [metadataRamRoleProvider(metadata)]
       : built(() => sdk.ECSRAMRoleCredentialsProvider.builder().withRoleName(env.ALIBABA_CLOUD_ECS_METADATA as string).build())),
     ...(credentialsUri ? built(() => sdk.URICredentialsProvider.builder().withCredentialsURI(credentialsUri).build()) : []),
   ]);
