@@ -81,7 +81,7 @@ export function buildProgram(): Command {
 
   const crossvpc = program
     .command('crossvpc')
-    .description('NAT mapping and annotations so nodes in different VPCs reach each other through public IPs');
+    .description("the address map (nftables) that lets nodes in different VPCs reach each other's private IPs through their public IPs");
   const crossvpcAction = (name: 'apply' | 'status' | 'remove') =>
     action(async () => {
       const { run } = await import('./commands/crossvpc.js');
@@ -90,13 +90,14 @@ export function buildProgram(): Command {
   addSkipOption(addDryRunOption(addSpecOptions(
     crossvpc
       .command('apply')
-      .description('install the NAT mapping (iptables, persistent across reboots) and the flannel annotation')
-      .option('--kubeconfig <file>', 'kubeconfig for the annotation (default: $KUBECONFIG, admin.conf, kubelet.conf)'),
+      .description('load the address map (nftables table ip knit, persistent across reboots); replaces what earlier versions set up')
+      .option('--kubeconfig <file>', 'kubeconfig for metrics-server and earlier flannel annotations (default: $KUBECONFIG, admin.conf, kubelet.conf)'),
   ))).action(crossvpcAction('apply'));
-  addSpecOptions(crossvpc.command('status').description('compare the live NAT mapping with the spec (exit 1 when it drifted)')).action(
+  addSpecOptions(crossvpc.command('status').description('compare the live map and the saved ruleset with the spec (exit 1 when either drifted)')).action(
     crossvpcAction('status'),
   );
-  addSkipOption(addDryRunOption(crossvpc.command('remove').description("delete knit's chains, jumps, boot unit and saved rules"))).action(
+  // the spec flags are accepted (and ignored) so that the apply command line, with remove for apply, works
+  addSkipOption(addDryRunOption(addSpecOptions(crossvpc.command('remove').description("delete knit's table, boot unit and saved ruleset (and earlier versions' iptables chains)")))).action(
     crossvpcAction('remove'),
   );
 

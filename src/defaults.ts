@@ -45,11 +45,25 @@ export const PATHS = {
 } as const;
 
 export const CROSSVPC = {
-  chain: 'KNIT-CROSSVPC',
-  inputChain: 'KNIT-CROSSVPC-IN',
-  rulesFile: '/etc/knit/crossvpc.rules',
+  /** knit's nftables table (family ip): the stateless address map for peers outside the VPC. */
+  nftFamily: 'ip',
+  nftTable: 'knit',
+  /** The ruleset the boot unit loads with `nft -f` (one atomic transaction, safe to load again). */
+  rulesFile: '/etc/knit/crossvpc.nft',
   unitName: 'knit-crossvpc.service',
   unitPath: '/etc/systemd/system/knit-crossvpc.service',
+  /** Path MTU assumed between VPCs (over the internet) unless crossvpc.mtu says otherwise; TCP MSS = MTU - 40. */
+  defaultMtu: 1400,
+  /** Hooks of the two chains: after all NAT on the way out, before conntrack (-200) on the way in. */
+  outPriority: 300,
+  inPriority: -310,
+  /** What earlier knit versions (iptables nat DNAT/SNAT) left, removed by apply and remove. */
+  legacy: {
+    chain: 'KNIT-CROSSVPC',
+    inputChain: 'KNIT-CROSSVPC-IN',
+    rulesFile: '/etc/knit/crossvpc.rules',
+  },
+  /** Earlier versions set this on every node with peers in other VPCs; knit now removes it. */
   flannelPublicIpAnnotation: 'flannel.alpha.coreos.com/public-ip-overwrite',
 } as const;
 

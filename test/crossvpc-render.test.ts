@@ -1,13 +1,12 @@
-/** The pure half of cross-VPC networking: peer selection, the iptables payloads, the unit and the plans. */
+/** The pure half of cross-VPC networking: peer selection, the nftables map, the unit and the plans. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JUMPS, jumpRule } from '../src/crossvpc/chains.js';
 import { checkCniAcrossVpcs } from '../src/crossvpc/cni-support.js';
+import { NO_LEGACY, parseLegacyNat, renderLegacyNatRemoval } from '../src/crossvpc/legacy.js';
 import { ADDRESS_TYPES_ARG, metricsServerArgsPatch, pinAddressTypes } from '../src/crossvpc/metrics-server.js';
-import { peersOutsideVpc, sameVpc } from '../src/crossvpc/peers.js';
-import { planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts } from '../src/crossvpc/plan.js';
-import { crossVpcRuleSet, renderCrossVpcRules } from '../src/crossvpc/rules.js';
-import { NO_STATE, diffCrossVpcState, parseCrossVpcState, reconcileJumps, renderCrossVpcRemoval } from '../src/crossvpc/state.js';
+import { addressMaps, diffNftTable, mssForMtu, nftShape, planNftUpdate, renderNftTable, type NftTableState } from '../src/crossvpc/nft.js';
+import { peersOutsideVpc, sameVpc, type CrossVpcPeer } from '../src/crossvpc/peers.js';
+import { NO_LEGACY_FACTS, planCrossVpcApply, planCrossVpcRemove, renderCrossVpcRulesFile, type CrossVpcFacts } from '../src/crossvpc/plan.js';
 import { renderCrossVpcUnit } from '../src/crossvpc/unit.js';
 import { UsageError } from '../src/errors.js';
 import { formatPlan } from '../src/runner/describe.js';
@@ -21,7 +20,12 @@ const spec = (nodes: NodeInput[], network: SpecInput['network'] = { plugin: 'fla
 const master: NodeInput = { name: 'master', role: 'control-plane', privateIP: '172.16.1.10', publicIP: '203.0.113.10', vpc: 'vpc-a' };
 const worker: NodeInput = { name: 'worker', privateIP: '172.16.2.20', publicIP: '203.0.113.20', vpc: 'vpc-b' };
 const twoVpcs = spec([master, worker]);
-const facts: CrossVpcFacts = { backend: 'nft', state: NO_STATE };
+const facts: CrossVpcFacts = { legacy: NO_LEGACY_FACTS };
+const MSS = { mss: 1360 };
+
+/** The table as the kernel would hold it after loading `peers` (what `nft -j list` parses to). */
+const liveTable = (peers: readonly CrossVpcPeer[], opts = MSS): NftTableState => ({ shape: nftShape(opts), maps: addressMaps(peers) });
+const peer = (i: number): CrossVpcPeer => ({ name: `p${i}`, privateIP: `10.1.0.${i}`, publicIP: `198.18.0.${i}` });
 
 /** iptables-save -t nat text for a table holding `rules` (and any chains they name). */
 const saved = (chains: string[], rules: string[]) =>
@@ -68,97 +72,130 @@ describe('peersOutsideVpc', () => {
   });
 });
 
-describe('renderCrossVpcRules', () => {
-  it('renders the boot payload: chains, one DNAT and one SNAT per peer, every jump', () => {
-    expect(renderCrossVpcRules(twoVpcs, 'master')).toMatchInlineSnapshot(`
-      "# knit cross-vpc rules for master (private 172.16.1.10, public 203.0.113.10)
-      # Peers outside its VPC are reached at their private IPs through their public IPs (1:1 NAT).
-      # Applied at boot by knit-crossvpc.service: iptables-restore --noflush /etc/knit/crossvpc.rules
-      *nat
-      :KNIT-CROSSVPC - [0:0]
-      :KNIT-CROSSVPC-IN - [0:0]
-      # worker: 172.16.2.20 <-> 203.0.113.20
-      -A KNIT-CROSSVPC -d 172.16.2.20/32 -j DNAT --to-destination 203.0.113.20
-      -A KNIT-CROSSVPC-IN -s 203.0.113.20/32 -j SNAT --to-source 172.16.2.20
-      -A OUTPUT -j KNIT-CROSSVPC
-      -A PREROUTING -j KNIT-CROSSVPC
-      -A INPUT -j KNIT-CROSSVPC-IN
-      COMMIT
+describe('the nftables map', () => {
+  it('renders one table: two maps, MSS clamps, and the rewrites at postrouting 300 and prerouting -310', () => {
+    expect(renderCrossVpcRulesFile(twoVpcs, 'master')).toMatchInlineSnapshot(`
+      "# knit cross-vpc address map for master (private 172.16.1.10, public 203.0.113.10): 1 peer(s) outside its VPC
+      # Loaded at boot by knit-crossvpc.service: nft -f /etc/knit/crossvpc.nft
+      table ip knit
+      delete table ip knit
+      table ip knit {
+      	map peer_public {
+      		type ipv4_addr : ipv4_addr
+      		elements = { 172.16.2.20 : 203.0.113.20 }
+      	}
+      	map peer_private {
+      		type ipv4_addr : ipv4_addr
+      		elements = { 203.0.113.20 : 172.16.2.20 }
+      	}
+      	chain postrouting {
+      		type filter hook postrouting priority 300; policy accept;
+      		tcp flags syn ip daddr @peer_public tcp option maxseg size > 1360 tcp option maxseg size set 1360 comment "knit: clamp the TCP MSS to 1360 toward mapped peers"
+      		ip daddr set ip daddr map @peer_public comment "knit: a peer private IP becomes its public IP"
+      	}
+      	chain prerouting {
+      		type filter hook prerouting priority -310; policy accept;
+      		tcp flags syn ip saddr @peer_private tcp option maxseg size > 1360 tcp option maxseg size set 1360 comment "knit: clamp the TCP MSS to 1360 from mapped peers"
+      		ip saddr set ip saddr map @peer_private comment "knit: a peer public IP becomes its private IP"
+      	}
+      }
       "
     `);
   });
 
-  it('against a table that already has the jumps, adds none (re-apply only refills the chains)', () => {
-    const live = parseCrossVpcState(saved(['KNIT-CROSSVPC', 'KNIT-CROSSVPC-IN'], JUMPS.map(jumpRule)));
-    const payload = renderCrossVpcRules(twoVpcs, 'master', live);
-    expect(payload).toContain(':KNIT-CROSSVPC - [0:0]');
-    expect(payload).not.toMatch(/^-[AD] (OUTPUT|PREROUTING|INPUT) /m);
+  it('clamps to crossvpc.mtu - 40', () => {
+    expect(mssForMtu(1400)).toBe(1360);
+    const s = specSchema.parse({ ...twoVpcs, crossvpc: { mtu: 1280 } });
+    expect(renderCrossVpcRulesFile(s, 'master')).toContain('tcp option maxseg size > 1240 tcp option maxseg size set 1240');
   });
 
-  it('renders no rules for a node whose peers are all in its VPC', () => {
-    const s = spec([master, { ...worker, vpc: 'vpc-a' }]);
-    expect(renderCrossVpcRules(s, 'master')).toBe(
-      '# knit cross-vpc rules for master (private 172.16.1.10, public 203.0.113.10)\n# No peers outside its VPC: no rules.\n' +
-        '# Applied at boot by knit-crossvpc.service: iptables-restore --noflush /etc/knit/crossvpc.rules\n*nat\nCOMMIT\n',
+  it('has no map entries for a node whose peers are all in its VPC', () => {
+    const table = renderNftTable([], MSS);
+    expect(table).not.toContain('elements');
+    expect(table).toContain('map peer_public {');
+  });
+
+  it('against the same table live, changes nothing; against another shape, replaces the table', () => {
+    const peers = peersOutsideVpc(twoVpcs, 'master');
+    expect(planNftUpdate(peers, liveTable(peers), MSS)).toBeUndefined();
+    expect(planNftUpdate(peers, undefined, MSS)).toBe(renderNftTable(peers, MSS));
+    expect(planNftUpdate(peers, liveTable(peers, { mss: 1400 }), MSS)).toBe(renderNftTable(peers, MSS));
+  });
+
+  it('changes only elements when the shape matches: deletions first, then additions, in both maps', () => {
+    const live = liveTable([peer(1), peer(2), { ...peer(3), publicIP: '198.18.0.33' }]);
+    expect(planNftUpdate([peer(1), peer(3), peer(4)], live, MSS)).toBe(
+      [
+        'delete element ip knit peer_public { 10.1.0.2, 10.1.0.3 }',
+        'delete element ip knit peer_private { 198.18.0.2, 198.18.0.33 }',
+        'add element ip knit peer_public { 10.1.0.3 : 198.18.0.3, 10.1.0.4 : 198.18.0.4 }',
+        'add element ip knit peer_private { 198.18.0.3 : 10.1.0.3, 198.18.0.4 : 10.1.0.4 }',
+        '',
+      ].join('\n'),
     );
+  });
+
+  it('an element update leaves exactly the wanted maps, whatever the live ones held', () => {
+    const peers = fc.uniqueArray(fc.integer({ min: 1, max: 40 }), { maxLength: 12 }).map((ids) => ids.map(peer));
+    fc.assert(
+      fc.property(peers, peers, (want, had) => {
+        const live = liveTable(had);
+        const payload = planNftUpdate(want, live, MSS) ?? '';
+        // apply the element commands to a copy of the live maps, as nft would
+        for (const m of payload.matchAll(/^(add|delete) element ip knit (peer_public|peer_private) \{ (.*) \}$/gm)) {
+          const map = m[2] === 'peer_public' ? live.maps.toPublic : live.maps.toPrivate;
+          for (const e of m[3]!.split(', ')) {
+            const [k, v] = e.split(' : ');
+            if (m[1] === 'delete') expect(map.delete(k!)).toBe(true); // nft fails the transaction on an absent element
+            else map.set(k!, v!);
+          }
+        }
+        expect(live.maps).toEqual(addressMaps(want));
+      }),
+    );
+  });
+
+  it('reports drift per map entry', () => {
+    const live = liveTable([peer(1), { ...peer(2), publicIP: '198.18.0.22' }]);
+    expect(diffNftTable([peer(1), peer(2)], live, MSS)).toEqual({
+      table: 'current',
+      missing: ['peer_public 10.1.0.2 : 198.18.0.2', 'peer_private 198.18.0.2 : 10.1.0.2'],
+      unexpected: ['peer_public 10.1.0.2 : 198.18.0.22', 'peer_private 198.18.0.22 : 10.1.0.2'],
+    });
+    expect(diffNftTable([peer(1)], undefined, MSS)).toMatchObject({ table: 'missing', unexpected: [] });
+    expect(diffNftTable([peer(1)], liveTable([peer(1)], { mss: 1000 }), MSS)).toMatchObject({ table: 'outdated', missing: [], unexpected: [] });
   });
 });
 
-describe('live state', () => {
+describe("earlier versions' iptables chains", () => {
   const table = saved(
     ['KNIT-CROSSVPC', 'KNIT-CROSSVPC-IN', 'KUBE-SERVICES'],
     [
       '-A PREROUTING -j KUBE-SERVICES',
       '-A PREROUTING -j KNIT-CROSSVPC',
       '-A OUTPUT -j KNIT-CROSSVPC',
-      '-A OUTPUT -j KNIT-CROSSVPC',
       '-A OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC',
+      '-A INPUT -j KNIT-CROSSVPC-IN',
       '-A KNIT-CROSSVPC -d 172.16.2.20/32 -j DNAT --to-destination 203.0.113.20',
     ],
   );
-  const live = parseCrossVpcState(table);
 
-  it('parses knit chains, their rules and every jump into them (and nothing else)', () => {
-    expect(live).toEqual({
-      chains: { 'KNIT-CROSSVPC': ['-A KNIT-CROSSVPC -d 172.16.2.20/32 -j DNAT --to-destination 203.0.113.20'], 'KNIT-CROSSVPC-IN': [] },
-      jumps: ['-A PREROUTING -j KNIT-CROSSVPC', '-A OUTPUT -j KNIT-CROSSVPC', '-A OUTPUT -j KNIT-CROSSVPC', '-A OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC'],
+  it('finds the chains and every jump into them (and nothing else)', () => {
+    expect(parseLegacyNat(table)).toEqual({
+      chains: ['KNIT-CROSSVPC', 'KNIT-CROSSVPC-IN'],
+      jumps: ['-A PREROUTING -j KNIT-CROSSVPC', '-A OUTPUT -j KNIT-CROSSVPC', '-A OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC', '-A INPUT -j KNIT-CROSSVPC-IN'],
     });
   });
 
-  it('reconciles jumps: deletes duplicates and foreign ones, adds the missing', () => {
-    expect(reconcileJumps(JUMPS.map(jumpRule), live.jumps)).toEqual([
-      '-D OUTPUT -j KNIT-CROSSVPC',
-      '-D OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC',
-      '-A INPUT -j KNIT-CROSSVPC-IN',
-    ]);
-  });
-
-  it('reconciling any live jumps leaves exactly the wanted ones', () => {
-    const wanted = JUMPS.map(jumpRule);
-    const anyJump = fc.constantFrom(...wanted, '-A OUTPUT -m comment --comment x -j KNIT-CROSSVPC');
-    fc.assert(
-      fc.property(fc.array(anyJump, { maxLength: 8 }), (liveJumps) => {
-        const after = [...liveJumps];
-        for (const line of reconcileJumps(wanted, liveJumps)) {
-          const rule = line.replace(/^-[AD] /, '-A ');
-          if (line.startsWith('-D ')) after.splice(after.indexOf(rule), 1); // restore fails if absent
-          else after.push(rule);
-        }
-        expect(after.sort()).toEqual([...wanted].sort());
-        expect(after.every((r) => liveJumps.includes(r) || wanted.includes(r))).toBe(true);
-      }),
-    );
-  });
-
   it('removes jumps first, then flushes and deletes the chains, in one transaction', () => {
-    expect(renderCrossVpcRemoval(live)).toBe(
+    expect(renderLegacyNatRemoval(parseLegacyNat(table))).toBe(
       [
-        '# knit: remove the cross-vpc chains and the jumps into them',
+        '# knit: remove the iptables cross-vpc chains of earlier versions and the jumps into them',
         '*nat',
         '-D PREROUTING -j KNIT-CROSSVPC',
         '-D OUTPUT -j KNIT-CROSSVPC',
-        '-D OUTPUT -j KNIT-CROSSVPC',
         '-D OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC',
+        '-D INPUT -j KNIT-CROSSVPC-IN',
         '-F KNIT-CROSSVPC',
         '-F KNIT-CROSSVPC-IN',
         '-X KNIT-CROSSVPC',
@@ -167,17 +204,7 @@ describe('live state', () => {
         '',
       ].join('\n'),
     );
-    expect(renderCrossVpcRemoval(NO_STATE)).toBeUndefined();
-  });
-
-  it('reports drift as missing and unexpected lines', () => {
-    const wanted = crossVpcRuleSet(peersOutsideVpc(twoVpcs, 'master'));
-    expect(diffCrossVpcState(wanted, live)).toEqual({
-      missing: ['-A KNIT-CROSSVPC-IN -s 203.0.113.20/32 -j SNAT --to-source 172.16.2.20', '-A INPUT -j KNIT-CROSSVPC-IN'],
-      unexpected: ['-A OUTPUT -j KNIT-CROSSVPC', '-A OUTPUT -m comment --comment "old" -g KNIT-CROSSVPC'],
-    });
-    expect(diffCrossVpcState(wanted, NO_STATE).missing).toHaveLength(2 + 2 + 3);
-    expect(diffCrossVpcState(crossVpcRuleSet([]), NO_STATE)).toEqual({ missing: [], unexpected: [] });
+    expect(renderLegacyNatRemoval(NO_LEGACY)).toBeUndefined();
   });
 });
 
@@ -201,37 +228,55 @@ describe('CNI across VPCs', () => {
 });
 
 describe('planCrossVpcApply', () => {
-  it('plans nat, persist, boot and (flannel) annotate; the dry-run text says what each does', () => {
+  it('plans map, persist and boot; the dry-run text says what each does', () => {
     expect(formatPlan('knit crossvpc apply', planCrossVpcApply(twoVpcs, 'master', facts))).toMatchInlineSnapshot(`
       "knit crossvpc apply
 
-      [1/4] crossvpc/nat — Reach 1 peer(s) outside the VPC through their public IPs (nat KNIT-CROSSVPC, KNIT-CROSSVPC-IN)
-            apply one iptables-restore --noflush transaction (5 rules)
-            note: peers: worker (172.16.2.20 → 203.0.113.20)
-      [2/4] crossvpc/persist — Save the rules and the unit that re-applies them at boot
-            write /etc/knit/crossvpc.rules (597 bytes, mode 0644)
-            write /etc/systemd/system/knit-crossvpc.service (899 bytes, mode 0644)
-      [3/4] crossvpc/boot — Enable knit-crossvpc.service
+      [1/3] crossvpc/map — Map 1 peer(s) outside the VPC to their public IPs (nftables table ip knit)
+            apply one nft transaction to table ip knit (1 table created or replaced, 2 map elements)
+            note: peers: worker (172.16.2.20 → 203.0.113.20); TCP MSS to and from them clamped to 1360 (crossvpc.mtu 1400)
+      [2/3] crossvpc/persist — Save the map and the unit that loads it at boot
+            write /etc/knit/crossvpc.nft (1112 bytes, mode 0644)
+            write /etc/systemd/system/knit-crossvpc.service (559 bytes, mode 0644)
+      [3/3] crossvpc/boot — Enable knit-crossvpc.service
             already done when \`systemctl is-enabled --quiet knit-crossvpc.service\` succeeds
             run systemctl daemon-reload
             run systemctl enable knit-crossvpc.service
-      [4/4] crossvpc/annotate — Tell flannel to give peers master's public IP
-            annotate node master flannel.alpha.coreos.com/public-ip-overwrite=203.0.113.10
-            note: needs the node registered (after kubeadm init/join); flannel reads it when its pod on this node starts
       "
     `);
   });
 
-  it('saves the boot payload while the live transaction only reconciles the jumps', () => {
-    const live = parseCrossVpcState(saved(['KNIT-CROSSVPC', 'KNIT-CROSSVPC-IN'], JUMPS.map(jumpRule)));
-    const [nat, persist] = planCrossVpcApply(twoVpcs, 'worker', { ...facts, state: live });
-    expect(nat!.effects).toEqual([{ kind: 'iptables', payload: renderCrossVpcRules(twoVpcs, 'worker', live) }]);
-    expect(persist!.effects[0]).toMatchObject({ kind: 'file', content: renderCrossVpcRules(twoVpcs, 'worker') });
+  it('loads nothing when the live table already is the map, and always saves the whole table for boot', () => {
+    const peers = peersOutsideVpc(twoVpcs, 'worker');
+    const [map, persist] = planCrossVpcApply(twoVpcs, 'worker', { ...facts, table: liveTable(peers) });
+    expect(map).toMatchObject({ id: 'crossvpc/map', effects: [] });
+    expect(persist!.effects[0]).toMatchObject({ kind: 'file', path: '/etc/knit/crossvpc.nft', content: renderCrossVpcRulesFile(twoVpcs, 'worker') });
   });
 
-  it('has no annotate step for calico vxlan', () => {
+  it('is the same for calico vxlan (its VTEPs are private IPs, mapped like any other traffic)', () => {
     const ids = planCrossVpcApply(spec([master, worker], { plugin: 'calico', calico: { mode: 'vxlan' } }), 'master', facts).map((s) => s.id);
-    expect(ids).toEqual(['crossvpc/nat', 'crossvpc/persist', 'crossvpc/boot']);
+    expect(ids).toEqual(['crossvpc/map', 'crossvpc/persist', 'crossvpc/boot']);
+  });
+
+  it("replaces earlier versions' iptables chains and file, after the map is loaded", () => {
+    const nat = parseLegacyNat(saved(['KNIT-CROSSVPC'], ['-A OUTPUT -j KNIT-CROSSVPC']));
+    const steps = planCrossVpcApply(twoVpcs, 'master', { legacy: { nat, rulesFile: true } });
+    expect(steps.map((s) => s.id)).toEqual(['crossvpc/map', 'crossvpc/legacy', 'crossvpc/persist', 'crossvpc/boot']);
+    expect(steps[1]!.effects).toEqual([
+      { kind: 'iptables', payload: renderLegacyNatRemoval(nat) },
+      { kind: 'remove', path: '/etc/knit/crossvpc.rules' },
+    ]);
+  });
+
+  it("removes flannel's public-ip-overwrite that earlier versions set, and restarts the node's flannel pod", () => {
+    const kubeconfig = '/etc/kubernetes/admin.conf';
+    const step = planCrossVpcApply(twoVpcs, 'master', { ...facts, kubeconfig, flannelOverwrite: '203.0.113.10' }).find((s) => s.id === 'crossvpc/flannel');
+    expect(step?.effects).toEqual([
+      { kind: 'kube-annotate', node: 'master', annotations: { 'flannel.alpha.coreos.com/public-ip-overwrite': null } },
+      { kind: 'exec', argv: ['kubectl', '--kubeconfig', kubeconfig, '--namespace', 'kube-flannel', 'delete', 'pod', '--selector', 'app=flannel',
+        '--field-selector', 'spec.nodeName=master', '--wait=false'] },
+    ]);
+    expect(planCrossVpcApply(twoVpcs, 'master', { ...facts, kubeconfig }).some((s) => s.id === 'crossvpc/flannel')).toBe(false);
   });
 
   it('patches metrics-server only when it is installed and its address types need pinning', () => {
@@ -262,24 +307,21 @@ describe('metrics-server args', () => {
 });
 
 describe('boot unit', () => {
-  it('runs before kubelet, deletes stale jumps (tolerating absence), then restores the saved file', () => {
-    expect(renderCrossVpcUnit('legacy')).toMatchInlineSnapshot(`
-      "# Written by knit: re-applies /etc/knit/crossvpc.rules (cross-VPC NAT) at boot.
+  it('loads the saved table before kubelet, after (and again with) nftables.service', () => {
+    expect(renderCrossVpcUnit()).toMatchInlineSnapshot(`
+      "# Written by knit: loads /etc/knit/crossvpc.nft (the cross-VPC address map) at boot.
       [Unit]
-      Description=knit cross-VPC NAT rules (peers' private IPs through their public IPs)
+      Description=knit cross-VPC address map (peers' private IPs through their public IPs)
       Wants=network-online.target
-      After=network-online.target netfilter-persistent.service nftables.service firewalld.service
+      After=network-online.target nftables.service netfilter-persistent.service firewalld.service
+      PartOf=nftables.service
       Before=kubelet.service
 
       [Service]
       Type=oneshot
       RemainAfterExit=yes
-      # Delete the jumps a previous start (or a restored snapshot) left, so that the restore adds no second
-      # copy; "-" tolerates their absence, as at boot. Declaring the chains in the file flushes or creates them.
-      ExecStartPre=-/usr/sbin/iptables-legacy -t nat -D OUTPUT -j KNIT-CROSSVPC
-      ExecStartPre=-/usr/sbin/iptables-legacy -t nat -D PREROUTING -j KNIT-CROSSVPC
-      ExecStartPre=-/usr/sbin/iptables-legacy -t nat -D INPUT -j KNIT-CROSSVPC-IN
-      ExecStart=/usr/sbin/iptables-legacy-restore --noflush /etc/knit/crossvpc.rules
+      # One atomic transaction that replaces the table, so loading it again is harmless.
+      ExecStart=/usr/sbin/nft -f /etc/knit/crossvpc.nft
 
       [Install]
       WantedBy=multi-user.target
@@ -290,20 +332,23 @@ describe('boot unit', () => {
 
 describe('planCrossVpcRemove', () => {
   it('removes only what exists', () => {
-    const live = parseCrossVpcState(saved(['KNIT-CROSSVPC'], ['-A OUTPUT -j KNIT-CROSSVPC']));
-    expect(formatPlan('knit crossvpc remove', planCrossVpcRemove({ state: live, unitInstalled: true }))).toMatchInlineSnapshot(`
+    const nat = parseLegacyNat(saved(['KNIT-CROSSVPC'], ['-A OUTPUT -j KNIT-CROSSVPC']));
+    expect(formatPlan('knit crossvpc remove', planCrossVpcRemove({ table: true, legacy: { nat, rulesFile: true }, unitInstalled: true }))).toMatchInlineSnapshot(`
       "knit crossvpc remove
 
-      [1/3] crossvpc/nat — Delete the nat chains KNIT-CROSSVPC, KNIT-CROSSVPC-IN and the jumps into them
+      [1/4] crossvpc/map — Delete the nftables table ip knit
+            apply one nft transaction to table ip knit (1 table deleted)
+      [2/4] crossvpc/legacy — Remove what earlier knit versions used instead (iptables nat KNIT-CROSSVPC, KNIT-CROSSVPC-IN)
             apply one iptables-restore --noflush transaction (1 rule deleted, 1 chain deleted)
-      [2/3] crossvpc/boot — Disable knit-crossvpc.service
-            run systemctl disable knit-crossvpc.service
-      [3/3] crossvpc/persist — Remove the saved rules and the boot unit
-            remove /etc/systemd/system/knit-crossvpc.service
             remove /etc/knit/crossvpc.rules
+      [3/4] crossvpc/boot — Disable knit-crossvpc.service
+            run systemctl disable knit-crossvpc.service
+      [4/4] crossvpc/persist — Remove the saved map and the boot unit
+            remove /etc/systemd/system/knit-crossvpc.service
+            remove /etc/knit/crossvpc.nft
       "
     `);
-    const nothing = planCrossVpcRemove({ state: NO_STATE, unitInstalled: false });
-    expect(nothing.map((s) => s.effects.length)).toEqual([0, 0, 2]); // file removals are no-ops when absent
+    const nothing = planCrossVpcRemove({ table: false, legacy: NO_LEGACY_FACTS, unitInstalled: false });
+    expect(nothing.map((s) => [s.id, s.effects.length])).toEqual([['crossvpc/map', 0], ['crossvpc/boot', 0], ['crossvpc/persist', 2]]); // file removals are no-ops when absent
   });
 });

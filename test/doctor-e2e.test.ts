@@ -28,7 +28,7 @@ type Report = { findings: { id: string; status: string; message: string; fix?: s
 const statusOf = (r: Report) => Object.fromEntries(r.findings.filter((f) => !f.id.startsWith('crossvpc/') && !f.id.startsWith('host/')).map((f) => [f.id, f.status]));
 
 describe('knit doctor against recorded clusters', () => {
-  it('healthy: the cluster checks pass (flannel pods Running, every cross-VPC node announces its public IP)', async () => {
+  it('healthy: the cluster checks pass (flannel pods Running, no node tunnels through its EIP)', async () => {
     const r = await doctor('healthy');
     const report = JSON.parse(r.stdout) as Report;
     expect(statusOf(report)).toEqual({ 'cni/pods': 'ok', 'flannel/public-ip-overwrite': 'ok' });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { diagnose, type ClusterFacts, type DoctorFacts, type Finding } from '../src/doctor/diagnose.js';
 import { loadSpec } from '../src/spec/load.js';
+import type { NftDrift } from '../src/crossvpc/nft.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,8 +12,8 @@ const terway = caseSpec('terway-eni-policy.yaml');
 
 const healthyCluster = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   nodes: [
-    { name: 'master-1', ready: true, annotations: { 'flannel.alpha.coreos.com/public-ip-overwrite': '203.0.113.10' }, allocatablePods: 110 },
-    { name: 'worker-1', ready: true, annotations: { 'flannel.alpha.coreos.com/public-ip-overwrite': '198.51.100.20' }, allocatablePods: 110 },
+    { name: 'master-1', ready: true, annotations: {}, allocatablePods: 110 },
+    { name: 'worker-1', ready: true, annotations: {}, allocatablePods: 110 },
   ],
   pods: [
     { namespace: 'kube-flannel', name: 'kube-flannel-ds-a', node: 'master-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'kube-flannel-ds' },
@@ -21,12 +22,12 @@ const healthyCluster = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   metricsServer: { container: 'metrics-server', args: ['--secure-port=10250', '--kubelet-preferred-address-types=InternalIP'] },
   ...over,
 });
-const inSyncNat = { drift: { missing: [], unexpected: [] }, rulesFile: 'current' as const, liveChains: 2 };
+const inSyncMap = { drift: { table: 'current' as const, missing: [], unexpected: [] }, rulesFile: 'current' as const };
 const facts = (over: Partial<DoctorFacts> = {}): DoctorFacts => ({
   spec: flannel,
   node: 'master-1',
   host: [{ id: 'cni/leftover-config', status: 'pass', reason: 'no other CNI configuration' }],
-  crossVpc: inSyncNat,
+  crossVpc: inSyncMap,
   cluster: healthyCluster(),
   ...over,
 });
@@ -36,7 +37,7 @@ describe('knit doctor', () => {
   it('a healthy cross-VPC flannel cluster has nothing to report', () => {
     const findings = diagnose(facts());
     expect(findings.filter((f) => f.status !== 'ok')).toEqual([]);
-    expect(findings.map((f) => f.id)).toEqual(['host/cni-leftovers', 'crossvpc/nat-rules', 'cni/pods', 'flannel/public-ip-overwrite', 'metrics-server/kubelet-address']);
+    expect(findings.map((f) => f.id)).toEqual(['host/cni-leftovers', 'crossvpc/map', 'cni/pods', 'flannel/public-ip-overwrite', 'metrics-server/kubelet-address']);
   });
 
   it("another CNI's leftovers are a failure with preflight's fix", () => {
@@ -44,18 +45,21 @@ describe('knit doctor', () => {
     expect(f).toEqual({ id: 'host/cni-leftovers', status: 'fail', message: '/etc/cni/net.d holds 10-calico.conflist', fix: 'knit preflight --fix (Remove other CNIs)' });
   });
 
-  it('NAT chains missing, drifted, or not saved for boot', () => {
-    expect(byId(diagnose(facts({ crossVpc: { drift: { missing: ['-A KNIT-CROSSVPC …'], unexpected: [] }, rulesFile: 'missing', liveChains: 0 } })), 'crossvpc/nat-rules')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('not loaded'), fix: 'knit crossvpc apply --node-name master-1' });
-    expect(byId(diagnose(facts({ crossVpc: { drift: { missing: [], unexpected: ['-A KNIT-CROSSVPC -d 172.17.0.99/32 -j DNAT --to-destination 198.51.100.99'] }, rulesFile: 'current', liveChains: 2 } })), 'crossvpc/nat-rules')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('1 unexpected') });
-    expect(byId(diagnose(facts({ crossVpc: { ...inSyncNat, rulesFile: 'outdated' } })), 'crossvpc/nat-rules')[0]).toMatchObject({ status: 'warn', message: expect.stringContaining('a reboot would lose them') });
-    expect(byId(diagnose(facts({ crossVpc: undefined })), 'crossvpc/nat-rules')[0]!.status).toBe('skip');
+  it('address map missing, drifted, of another shape, or not saved for boot', () => {
+    const map = (drift: Partial<NftDrift>, rulesFile: 'missing' | 'current' | 'outdated' = 'current') =>
+      byId(diagnose(facts({ crossVpc: { drift: { ...inSyncMap.drift, ...drift }, rulesFile } })), 'crossvpc/map')[0];
+    expect(map({ table: 'missing', missing: ['peer_public 172.17.0.20 : 198.51.100.20'] }, 'missing')).toMatchObject({ status: 'fail', message: expect.stringContaining('not loaded'), fix: 'knit crossvpc apply --node-name master-1' });
+    expect(map({ unexpected: ['peer_public 172.17.0.99 : 198.51.100.99'] })).toMatchObject({ status: 'fail', message: expect.stringContaining('1 unexpected (peer_public 172.17.0.99 : 198.51.100.99)') });
+    expect(map({ table: 'outdated' })).toMatchObject({ status: 'fail', message: expect.stringContaining('its rules differ') });
+    expect(map({}, 'outdated')).toMatchObject({ status: 'warn', message: expect.stringContaining('a reboot would lose it') });
+    expect(byId(diagnose(facts({ crossVpc: undefined })), 'crossvpc/map')[0]!.status).toBe('skip');
   });
 
-  it('a flannel node without its public-ip-overwrite is named, with the value it needs', () => {
+  it("flannel's public-ip-overwrite left by earlier versions is named: pods of one VPC would tunnel through EIPs", () => {
     const cluster = healthyCluster();
-    cluster.nodes[1]!.annotations = {};
+    cluster.nodes[1]!.annotations = { 'flannel.alpha.coreos.com/public-ip-overwrite': '198.51.100.20' };
     const [f] = byId(diagnose(facts({ cluster })), 'flannel/public-ip-overwrite');
-    expect(f).toMatchObject({ status: 'fail', message: expect.stringContaining('worker-1 (missing, want 198.51.100.20)') });
+    expect(f).toMatchObject({ status: 'warn', message: expect.stringContaining('is set on worker-1'), fix: expect.stringContaining('knit crossvpc apply') });
   });
 
   it('metrics-server without the pinned address type fails across VPCs', () => {
@@ -86,7 +90,7 @@ describe('knit doctor', () => {
         { id: 'sysctl/rp_filter', status: 'fail', reason: 'net.ipv4.conf.all.rp_filter is 1; Terway needs 0' },
         { id: 'iptables/forward-policy', status: 'pass', reason: 'FORWARD policy ACCEPT' },
       ],
-      crossVpc: { drift: { missing: [], unexpected: [] }, rulesFile: 'missing', liveChains: 0 },
+      crossVpc: { drift: { table: 'missing', missing: [], unexpected: [] }, rulesFile: 'missing' },
       cluster,
     });
     expect(byId(findings, 'terway/ip-quota').map((f) => [f.status, f.message])).toEqual([
@@ -96,7 +100,7 @@ describe('knit doctor', () => {
     expect(byId(findings, 'terway/rp_filter')[0]!.status).toBe('fail');
     expect(byId(findings, 'terway/forward-policy')[0]!.status).toBe('ok');
     expect(byId(findings, 'terway/snat')[0]!.status).toBe('skip');
-    expect(byId(findings, 'crossvpc/nat-rules')[0]!.status).toBe('ok');
+    expect(byId(findings, 'crossvpc/map')[0]!.status).toBe('ok');
   });
 
   it('without a working kubeconfig the cluster checks are skipped, saying why', () => {

@@ -22,7 +22,7 @@ beforeEach(async () => void ({ root, env } = host = await createFakeHost()));
 afterEach(() => host.cleanup());
 const calls = () => host.calls();
 
-// These tests leave the host's iptables alone (--skip crossvpc); the namespace test below runs that phase.
+// These tests leave the host's nftables alone (--skip crossvpc); the namespace test below runs that phase.
 const init = (extra: string[] = [], more: Record<string, string> = {}) =>
   knit(['init', '-f', config, '--yes', '--skip', 'preflight', 'crossvpc', ...extra], { env: { ...env, ...more } });
 
@@ -47,7 +47,7 @@ describe('knit init', () => {
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
     expect(r.stdout).toMatch(JOIN_LINE);
     // progress names kubeadm's phases; the certificate key is never shown unless asked
-    expect(r.stderr).toContain('[3/11] Initialize the control plane (kubeadm init): done');
+    expect(r.stderr).toContain('[6/10] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
     const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
     expect(`${r.stdout}${r.stderr}`).not.toContain(key);
@@ -99,8 +99,9 @@ describe('knit init', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
-      'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
-      'crossvpc/nat:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'crossvpc/annotate:skipped',
+      'preflight:skipped',
+      'crossvpc/map:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'kubeadm/config:applied',
+      'kubeadm/init:applied', 'kubeconfig:applied',
       'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
@@ -180,28 +181,31 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
   const initInNs = () =>
     lab.run(ns, [...host.envArgs(), 'node', KNIT_BIN, '-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight']);
 
-  it('applies the NAT mapping, persists it, enables the unit and annotates the node; a re-run changes nothing', async () => {
+  it('loads the address map before kubeadm, persists it and enables the unit; a re-run changes nothing', async () => {
+    const table = () => lab.run(ns, ['nft', '-j', 'list', 'table', 'ip', 'knit']); // with handles: a re-created table differs
     const first = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
     expect(first.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
-      'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
-      'crossvpc/nat:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'crossvpc/annotate:applied',
+      'preflight:skipped',
+      'crossvpc/map:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'kubeadm/config:applied',
+      'kubeadm/init:applied', 'kubeconfig:applied',
       'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
-    const nat = await lab.run(ns, ['iptables-save', '-t', 'nat']);
-    expect(nat).toContain('-A KNIT-CROSSVPC -d 172.17.0.20/32 -j DNAT --to-destination 198.51.100.20');
-    expect(nat).toContain('-A OUTPUT -j KNIT-CROSSVPC');
-    expect(await readFile(join(root, 'etc/knit/crossvpc.rules'), 'utf8')).toContain('*nat');
+    const loaded = await table();
+    expect(await lab.run(ns, ['nft', 'list', 'map', 'ip', 'knit', 'peer_public'])).toContain('elements = { 172.17.0.20 : 198.51.100.20 }');
+    expect(await readFile(join(root, 'etc/knit/crossvpc.nft'), 'utf8')).toContain('table ip knit {');
     expect(await calls()).toContain('systemctl enable knit-crossvpc.service');
-    expect(await calls()).toContain(
-      `kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf annotate --overwrite node master-1 flannel.alpha.coreos.com/public-ip-overwrite=203.0.113.10`,
-    );
+    expect((await calls()).some((c) => c.includes('public-ip-overwrite'))).toBe(false);
+    // the map is in place before kubeadm runs (a control plane joining across VPCs dials etcd peers' private IPs)
+    const ids = first.steps.map((s) => s.id);
+    expect(ids.indexOf('crossvpc/map')).toBeLessThan(ids.indexOf('kubeadm/init'));
 
     const again = JSON.parse(await initInNs()) as { steps: { id: string; status: string }[] };
     expect(again.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
-      'preflight:skipped', 'kubeadm/config:unchanged', 'kubeadm/init:already-done', 'kubeconfig:unchanged',
-      'crossvpc/nat:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'crossvpc/annotate:unchanged',
+      'preflight:skipped',
+      'crossvpc/map:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'kubeadm/config:unchanged',
+      'kubeadm/init:already-done', 'kubeconfig:unchanged',
       'cni/apply:already-done', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
-    expect(await lab.run(ns, ['iptables-save', '-t', 'nat']).then((t) => t.replace(/^#.*\n/gm, ''))).toBe(nat.replace(/^#.*\n/gm, ''));
+    expect(await table()).toBe(loaded);
   });
 });

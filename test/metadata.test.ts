@@ -82,7 +82,8 @@ describe('knit crossvpc on a node whose spec has no public IP', () => {
     const r = await plan(base);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('worker-1: public IP 198.51.100.20 (the EIP, from the ECS metadata service)');
-    expect(r.stdout).toContain('annotate node worker-1 flannel.alpha.coreos.com/public-ip-overwrite=198.51.100.20');
+    expect(r.stdout).toContain('note: peers: master-1 (172.16.0.10 → 203.0.113.10)');
+    expect(r.stdout).toContain('write /etc/knit/crossvpc.nft'); // the map is planned: the local public IP was found
   });
 
   it('without an EIP or off ECS, names the field and exits 2', async () => {

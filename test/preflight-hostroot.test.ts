@@ -46,6 +46,8 @@ function fakeKernel(root: string) {
     switch (line) {
       case 'systemctl is-active firewalld':
         return { exitCode: 3, stdout: 'inactive\n', stderr: '' };
+      case 'nft --version':
+        return ok('nftables v1.0.6 (Lester Gooch #5)\n');
       case 'kubeadm version -o short':
         return ok('v1.34.2\n');
       case 'kubelet --version':
@@ -276,6 +278,9 @@ describe('knit preflight on the fixture host', () => {
     expect(r.stdout).toMatch(/^Preflight for a worker node: Kubernetes 1\.30\.6, CNI calico \(vxlan\)$/m);
     expect(r.stdout).toMatch(/^ {2}FAIL {2}versions\/kubeadm +kubeadm 1\.34\.2 cannot install Kubernetes 1\.30\.6/m);
     expect(r.stdout).toMatch(/^ {2}FAIL {2}binaries\/conntrack +conntrack is not on PATH/m); // needed before 1.32
+    // its control planes are in other VPCs: the address map needs nftables
+    expect(r.stdout).toMatch(/^ {2}PASS {2}crossvpc\/nft +nft 1\.0\.6 /m);
+    expect(r.stdout).toMatch(/^ {2}FAIL {2}modules\/nf_tables +kernel module nf_tables is not loaded; knit's cross-VPC address map runs in nftables/m);
   });
 
   it('refuses unknown --ignore ids, --fix scopes, roles and CNIs, and --fix with --undo', async () => {

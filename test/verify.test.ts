@@ -204,12 +204,12 @@ describe('verdicts from kubectl answers', () => {
 });
 
 describe('likely causes', () => {
-  it('pod → pod across VPCs: the datapath ports, the NAT mapping, flannel public IPs', () => {
+  it('pod → pod across VPCs: the datapath ports and the address map', () => {
     const c = likelyCause(fail(check({ kind: 'pod-pod', from: 'master-1', to: 'worker-1' }), 'wget: download timed out'), ctx())!;
     expect(c).toContain('between master-1 and worker-1 (different VPCs) is blocked');
     expect(c).toContain('8472/udp (flannel VXLAN)');
     expect(c).toContain('knit crossvpc status');
-    expect(c).toContain('public-ip-overwrite');
+    expect(c).toContain('address map must be in place on both');
     const same = likelyCause(fail(check({ kind: 'pod-pod', from: 'master-1', to: 'worker-2' }), 'x'), ctx())!;
     expect(same).toBe('the CNI data path between master-1 and worker-2 is blocked: the security group and firewalld on both nodes must allow 8472/udp (flannel VXLAN) between them');
     expect(likelyCause(fail(check({ kind: 'pod-pod', from: 'worker-2', to: 'worker-2' }), 'x'), ctx())).toContain('between its own pods');

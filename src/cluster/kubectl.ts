@@ -35,9 +35,10 @@ export class KubectlApplier implements EffectApplier {
       }
       case 'kube-annotate': {
         const current = JSON.parse(await this.kubectl(['get', 'node', effect.node, '-o', 'jsonpath={.metadata.annotations}']) || '{}') as Record<string, string>;
-        const missing = Object.entries(effect.annotations).filter(([k, v]) => current[k] !== v);
+        // null removes (`key-`); an absent annotation already is what null asks for
+        const missing = Object.entries(effect.annotations).filter(([k, v]) => (v === null ? k in current : current[k] !== v));
         if (missing.length === 0) return { changed: false };
-        await this.kubectl(['annotate', '--overwrite', 'node', effect.node, ...missing.map(([k, v]) => `${k}=${v}`)]);
+        await this.kubectl(['annotate', '--overwrite', 'node', effect.node, ...missing.map(([k, v]) => (v === null ? `${k}-` : `${k}=${v}`))]);
         return { changed: true };
       }
       case 'wait': {

@@ -3,21 +3,32 @@
  * other's private IPs through their public IPs. Reads host facts, plans (pure, src/crossvpc), then
  * prints the plan (--dry-run) or runs it.
  */
-import { findNode, needsPublicIp, peersOutsideVpc } from '../crossvpc/peers.js';
-import { isIPv4, isPublicIPv4 } from '../spec/net.js';
+import { NO_LEGACY } from '../crossvpc/legacy.js';
 import { METRICS_SERVER, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
-import { crossVpcPlanTitle, planCrossVpcApply, planCrossVpcRemove, type CrossVpcFacts, type CrossVpcRemoveFacts } from '../crossvpc/plan.js';
-import { diffCrossVpcState, inSync } from '../crossvpc/state.js';
-import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
+import { diffNftTable, nftInSync } from '../crossvpc/nft.js';
+import { findNode, needsPublicIp, peersOutsideVpc } from '../crossvpc/peers.js';
+import {
+  crossVpcPlanTitle,
+  NO_LEGACY_FACTS,
+  nftOptions,
+  planCrossVpcApply,
+  planCrossVpcRemove,
+  renderCrossVpcRulesFile,
+  type CrossVpcFacts,
+  type CrossVpcRemoveFacts,
+  type LegacyFacts,
+} from '../crossvpc/plan.js';
 import { CROSSVPC, PATHS } from '../defaults.js';
-import { UsageError } from '../errors.js';
-import { metadataClient } from './alicloud-facts.js';
+import { PreflightError, UsageError } from '../errors.js';
+import { CommandNotFoundError, type Exec } from '../host/exec.js';
+import { readLegacyNat } from '../host/iptables.js';
+import { readKnitTable } from '../host/nft.js';
 import { OFFLINE_CROSSVPC_FACTS } from '../plan/init.js';
-import type { Spec } from '../spec/schema.js';
-import type { Exec } from '../host/exec.js';
-import { detectIptablesBackend, readCrossVpcState } from '../host/iptables.js';
 import { isSkipped } from '../runner/skip.js';
 import type { Step } from '../runner/types.js';
+import { isIPv4, isPublicIPv4 } from '../spec/net.js';
+import type { Spec } from '../spec/schema.js';
+import { metadataClient } from './alicloud-facts.js';
 import type { CommandContext } from './context.js';
 import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
@@ -73,28 +84,60 @@ export async function withDetectedPublicIp(spec: Spec, node: string, ctx: Comman
 }
 
 /**
- * For init/join: the host's iptables facts when they can be read; else (a dry run without root) the
- * offline assumption, said as a note. Only asked when the node has peers in other VPCs.
+ * What earlier knit versions left: their iptables chains are looked for only when their saved rules
+ * file exists (every apply of theirs wrote it), so that hosts that never had them run no iptables-save.
+ */
+export async function readLegacyFacts(ctx: CommandContext): Promise<LegacyFacts> {
+  if (!(await ctx.files.exists(CROSSVPC.legacy.rulesFile))) return NO_LEGACY_FACTS;
+  return { nat: await readLegacyNat(ctx.exec).catch(() => NO_LEGACY), rulesFile: true };
+}
+
+/** knit's table, with a missing `nft` said as the preflight failure it is (exit 3). */
+async function readTableOrExplain(exec: Exec) {
+  return readKnitTable(exec).catch((e: unknown) => {
+    throw e instanceof CommandNotFoundError ? new PreflightError(e.message) : e;
+  });
+}
+
+/**
+ * For init/join: the host's facts when they can be read; else (a dry run without root) the offline
+ * assumption, said as a note. Only asked when the node has peers in other VPCs.
  */
 export async function hostCrossVpcFacts(spec: Spec, node: string, ctx: CommandContext): Promise<CrossVpcFacts | undefined> {
   if (peersOutsideVpc(spec, node).length === 0) return undefined;
   try {
-    const [backend, state] = await Promise.all([detectIptablesBackend(ctx.exec), readCrossVpcState(ctx.exec)]);
-    return { backend, state };
+    const [table, legacy] = await Promise.all([readKnitTable(ctx.exec), readLegacyFacts(ctx)]);
+    return { ...(table ? { table } : {}), legacy };
   } catch (e) {
-    ctx.out.note(`note: cannot read iptables here (${(e as Error).message.split('\n')[0]}); planning for a fresh nf_tables host`);
+    ctx.out.note(`note: cannot read nftables here (${(e as Error).message.split('\n')[0]}); planning for a fresh host`);
     return OFFLINE_CROSSVPC_FACTS;
   }
 }
 
-async function gatherApplyFacts(opts: Options, ctx: CommandContext): Promise<CrossVpcFacts> {
+/** One annotation of a node; undefined when it is not set or the cluster cannot be asked (said as a note). */
+async function readNodeAnnotation(exec: Exec, kubeconfig: string, node: string, key: string, note: (s: string) => void): Promise<string | undefined> {
+  const r = await exec(['kubectl', '--kubeconfig', kubeconfig, 'get', 'node', node, '--ignore-not-found', '-o', 'json'])
+    .catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message }));
+  if (r.exitCode !== 0) return void note(`could not read node ${node} (${r.stderr.trim().split('\n')[0]}); its annotations are left as they are`);
+  if (r.stdout.trim() === '') return undefined;
+  return (JSON.parse(r.stdout) as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.[key];
+}
+
+async function gatherApplyFacts(opts: Options, node: string, ctx: CommandContext): Promise<CrossVpcFacts> {
   const kubeconfig = await findKubeconfig(opts, ctx);
-  const [backend, state, metricsServer] = await Promise.all([
-    detectIptablesBackend(ctx.exec),
-    readCrossVpcState(ctx.exec),
+  const [table, legacy, metricsServer, flannelOverwrite] = await Promise.all([
+    readTableOrExplain(ctx.exec),
+    readLegacyFacts(ctx),
     kubeconfig ? readMetricsServer(ctx.exec, kubeconfig, ctx.out.note) : undefined,
+    kubeconfig ? readNodeAnnotation(ctx.exec, kubeconfig, node, CROSSVPC.flannelPublicIpAnnotation, ctx.out.note) : undefined,
   ]);
-  return { backend, state, kubeconfig, metricsServer };
+  return {
+    ...(table ? { table } : {}),
+    legacy,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(metricsServer ? { metricsServer } : {}),
+    ...(flannelOverwrite !== undefined ? { flannelOverwrite } : {}),
+  };
 }
 
 async function runSteps(title: string, steps: Step[], opts: Options, ctx: CommandContext, kubeconfig?: string): Promise<number> {
@@ -103,7 +146,7 @@ async function runSteps(title: string, steps: Step[], opts: Options, ctx: Comman
   if (!opts.dryRun && needsKubectl && !kubeconfig)
     throw new UsageError(
       `--kubeconfig: the kube-* steps need one (looked for $KUBECONFIG, ${PATHS.adminConf}, ${PATHS.kubeletConf}); ` +
-        'or --skip crossvpc/annotate to set the annotation later',
+        'or --skip crossvpc/flannel to leave the annotation for later',
     );
   const results = await executePlan(ctx, { title, steps, skip: opts.skip, dryRun: opts.dryRun, owner: OWNER, kubeconfig });
   if (!results) return 0;
@@ -116,18 +159,24 @@ async function apply(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = await specFromOptions(opts, ctx);
   const { localNode } = loaded;
   const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
-  const facts = await gatherApplyFacts(opts, ctx);
+  const facts = await gatherApplyFacts(opts, localNode, ctx);
   const steps = planCrossVpcApply(spec, localNode, facts);
   if (steps.length === 0) {
     ctx.out.json({ node: localNode, peers: [], steps: [] });
-    ctx.out.line(`${localNode} has no peers outside its VPC: nothing to apply (\`knit crossvpc remove\` deletes earlier rules)`);
+    ctx.out.line(`${localNode} has no peers outside its VPC: nothing to apply (\`knit crossvpc remove\` deletes an earlier map)`);
     return 0;
   }
   return runSteps(crossVpcPlanTitle(spec, localNode, 'apply'), steps, opts, ctx, facts.kubeconfig);
 }
 
 export async function removeFacts(ctx: CommandContext): Promise<CrossVpcRemoveFacts> {
-  return { state: await readCrossVpcState(ctx.exec), unitInstalled: await ctx.files.exists(CROSSVPC.unitPath) };
+  const [table, legacy, unitInstalled] = await Promise.all([
+    // without nft there is no table knit could have loaded
+    readKnitTable(ctx.exec).then((t) => t !== undefined, (e: unknown) => (e instanceof CommandNotFoundError ? false : Promise.reject(e))),
+    readLegacyFacts(ctx),
+    ctx.files.exists(CROSSVPC.unitPath),
+  ]);
+  return { table, legacy, unitInstalled };
 }
 
 async function remove(opts: Options, ctx: CommandContext): Promise<number> {
@@ -135,29 +184,38 @@ async function remove(opts: Options, ctx: CommandContext): Promise<number> {
   return runSteps('knit crossvpc remove', planCrossVpcRemove(facts), opts, ctx);
 }
 
-/** Exit 0 when the live chains are exactly what the spec renders, 1 when they drifted or are missing. */
+/**
+ * Exit 0 when the live map is exactly what the spec asks for and the saved ruleset would restore it
+ * at boot; 1 when either drifted, is missing, or an earlier version's iptables rules are still saved.
+ */
 async function status(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = await specFromOptions(opts, ctx);
   const { localNode } = loaded;
   const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const { node } = findNode(spec, localNode);
   const peers = peersOutsideVpc(spec, localNode);
-  const [backend, live, saved] = await Promise.all([
-    detectIptablesBackend(ctx.exec),
-    readCrossVpcState(ctx.exec),
+  const [table, saved, legacy] = await Promise.all([
+    readTableOrExplain(ctx.exec),
     ctx.files.read(CROSSVPC.rulesFile),
+    ctx.files.exists(CROSSVPC.legacy.rulesFile),
   ]);
-  const drift = diffCrossVpcState(crossVpcRuleSet(peers), live);
-  const ok = inSync(drift);
-  const rulesFile = saved === undefined ? 'missing' : saved === renderCrossVpcRules(spec, localNode) ? 'current' : 'outdated';
-  ctx.out.json({ node: { name: node.name, privateIP: node.privateIP, publicIP: node.publicIP }, backend, peers, inSync: ok, ...drift, rulesFile });
-  ctx.out.line(`node ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}), iptables ${backend}`);
+  const drift = diffNftTable(peers, table, nftOptions(spec));
+  const want = peers.length > 0;
+  const rulesFile = saved === undefined ? 'missing' : want && saved === renderCrossVpcRulesFile(spec, localNode) ? 'current' : 'outdated';
+  const live = want ? nftInSync(drift) : drift.table === 'missing';
+  const ok = live && rulesFile === (want ? 'current' : 'missing') && !legacy;
+  ctx.out.json({ node: { name: node.name, privateIP: node.privateIP, publicIP: node.publicIP }, peers, inSync: ok, ...drift, rulesFile, legacyRules: legacy });
+  ctx.out.line(`node ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''})`);
   ctx.out.line(`peers outside its VPC: ${peers.length}`);
   for (const p of peers) ctx.out.line(`  ${p.name}  ${p.privateIP} -> ${p.publicIP}`);
-  ctx.out.line(ok ? 'nat rules: in sync' : `nat rules: drifted (${drift.missing.length} missing, ${drift.unexpected.length} unexpected)`);
+  const what = `nftables table ${CROSSVPC.nftFamily} ${CROSSVPC.nftTable}`;
+  if (!want) ctx.out.line(live ? `${what}: none, as wanted` : `${what}: loaded, but no peer needs it (knit crossvpc remove)`);
+  else if (live) ctx.out.line(`${what}: in sync`);
+  else ctx.out.line(`${what}: ${drift.table === 'current' ? 'drifted' : drift.table} (${drift.missing.length} entries missing, ${drift.unexpected.length} unexpected)`);
   for (const l of drift.missing) ctx.out.line(`  missing:    ${l}`);
   for (const l of drift.unexpected) ctx.out.line(`  unexpected: ${l}`);
-  ctx.out.line(`saved rules (${CROSSVPC.rulesFile}): ${rulesFile}`);
+  ctx.out.line(`saved ruleset (${CROSSVPC.rulesFile}): ${rulesFile}${want && rulesFile !== 'current' ? ': a reboot would not restore the map' : ''}`);
+  if (legacy) ctx.out.line(`earlier knit's iptables rules are still saved (${CROSSVPC.legacy.rulesFile}): knit crossvpc apply replaces them`);
   return ok ? 0 : 1;
 }
 

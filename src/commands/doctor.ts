@@ -1,13 +1,13 @@
 /**
- * `knit doctor`: reads this host (knit's preflight probes, knit's NAT chains) and, when a kubeconfig
+ * `knit doctor`: reads this host (knit's preflight probes, knit's cross-VPC address map) and, when a kubeconfig
  * works, the cluster; reports the known traps with their fixes. Changes nothing. Exit 1 on a failure.
  */
-import { crossVpcRuleSet, renderCrossVpcRules } from '../crossvpc/rules.js';
+import { diffNftTable } from '../crossvpc/nft.js';
 import { peersOutsideVpc } from '../crossvpc/peers.js';
-import { diffCrossVpcState } from '../crossvpc/state.js';
+import { nftOptions, renderCrossVpcRulesFile } from '../crossvpc/plan.js';
 import { CROSSVPC } from '../defaults.js';
 import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
-import { readCrossVpcState } from '../host/iptables.js';
+import { readKnitTable } from '../host/nft.js';
 import type { Spec } from '../spec/schema.js';
 import { terwayChecksForHost } from './alicloud-facts.js';
 import type { CommandContext } from './context.js';
@@ -81,13 +81,12 @@ async function readCluster(ctx: CommandContext, opts: DoctorOptions): Promise<Cl
   }
 }
 
-async function readNat(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'node'>): Promise<DoctorFacts['crossVpc']> {
+async function readMap(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'node'>): Promise<DoctorFacts['crossVpc']> {
   try {
-    const live = await readCrossVpcState(ctx.exec);
+    const [live, saved] = await Promise.all([readKnitTable(ctx.exec), ctx.files.read(CROSSVPC.rulesFile)]);
     const peers = peersOutsideVpc(facts.spec, facts.node);
-    const saved = await ctx.files.read(CROSSVPC.rulesFile);
-    const rulesFile = saved === undefined ? 'missing' : peers.length > 0 && saved === renderCrossVpcRules(facts.spec, facts.node) ? 'current' : 'outdated';
-    return { drift: diffCrossVpcState(crossVpcRuleSet(peers), live), rulesFile, liveChains: Object.keys(live.chains).length };
+    const rulesFile = saved === undefined ? 'missing' : peers.length > 0 && saved === renderCrossVpcRulesFile(facts.spec, facts.node) ? 'current' : 'outdated';
+    return { drift: diffNftTable(peers, live, nftOptions(facts.spec)), rulesFile };
   } catch {
     return undefined;
   }
@@ -108,7 +107,7 @@ const MARK: Record<Finding['status'], string> = { ok: 'ok  ', warn: 'WARN', fail
 export async function run(opts: DoctorOptions, ctx: CommandContext): Promise<number> {
   const { spec, localNode: node, target } = await hostSpec(opts, ctx);
   const base = { spec, node };
-  const [host, crossVpc, cluster, cloud] = await Promise.all([inspectHost(ctx, target), readNat(ctx, base), readCluster(ctx, opts), readCloud(ctx, spec, node)]);
+  const [host, crossVpc, cluster, cloud] = await Promise.all([inspectHost(ctx, target), readMap(ctx, base), readCluster(ctx, opts), readCloud(ctx, spec, node)]);
   const findings = diagnose({ ...base, host, crossVpc, cluster, ...(cloud ? { cloud } : {}) });
   const failed = findings.filter((f) => f.status === 'fail');
   ctx.out.json({ node, cni: spec.network.plugin, findings, failed: failed.length });

@@ -10,7 +10,7 @@ import { assertValidCni, hostMtu, renderCniFor } from './cni-source.js';
 import { specOnHost } from './alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
-import { preflightGate } from './preflight.js';
+import { preflightGate, preflightTargetFor } from './preflight.js';
 import type { SpecOptions } from './options.js';
 
 export interface InitOptions extends SpecOptions {
@@ -37,7 +37,7 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
     dryRun: opts.dryRun,
     ...(opts.resumeCommand ? { resumeCommand: opts.resumeCommand } : {}),
     owner: 'init',
-    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
+    preflight: (role) => preflightGate(ctx, { ...preflightTargetFor(spec, node), role, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
   });
   if (!results) return 0;
 

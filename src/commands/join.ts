@@ -8,7 +8,7 @@ import type { CommandContext } from './context.js';
 import { specOnHost } from './alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
-import { preflightGate } from './preflight.js';
+import { preflightGate, preflightTargetFor } from './preflight.js';
 import type { SpecOptions } from './options.js';
 
 export interface JoinOptions extends SpecOptions {
@@ -49,7 +49,7 @@ export async function run(opts: JoinOptions, ctx: CommandContext): Promise<numbe
     dryRun: opts.dryRun,
     ...(opts.resumeCommand ? { resumeCommand: opts.resumeCommand } : {}),
     owner: 'join',
-    preflight: (role) => preflightGate(ctx, { spec, role, cni: spec.network.plugin, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
+    preflight: (role) => preflightGate(ctx, { ...preflightTargetFor(spec, node), role, nodeName: node.name }, opts.ignorePreflightErrors, cloudChecks),
     // a joined node's own credentials: enough for the kubelet to annotate its own Node
     kubeconfig: ctx.files.path(PATHS.kubeletConf),
   });

@@ -3,7 +3,8 @@
  * plane), and report. `--fix` remediates failing checks, `--fix all` warnings too, as a plan whose file
  * changes are backed up under the owner `preflight`; `--undo` restores those files and live sysctls.
  */
-import type { Spec } from '../spec/schema.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import { hasPeersOutsideVpc } from '../crossvpc/peers.js';
 import { PreflightError, StepError, UsageError } from '../errors.js';
 import { HostApplier } from '../host/apply.js';
 import type { Exec } from '../host/exec.js';
@@ -68,7 +69,12 @@ export async function hostSpec(opts: SpecOptions, ctx: CommandContext): Promise<
   const { spec, localNode } = await specFromOptions(sources, ctx);
   const node = spec.nodes.find((n) => n.name === localNode)!;
   const nodeName = fromFile ? localNode : opts.nodeName;
-  return { spec, localNode, target: { spec, role: role ?? node.role, cni: spec.network.plugin, ...(nodeName !== undefined ? { nodeName } : {}) } };
+  return { spec, localNode, target: { ...preflightTargetFor(spec, node), role: role ?? node.role, ...(nodeName !== undefined ? { nodeName } : {}) } };
+}
+
+/** The checks' target for a node of the spec. */
+export function preflightTargetFor(spec: Spec, node: NodeSpec): PreflightTarget {
+  return { spec, role: node.role, cni: spec.network.plugin, ...(hasPeersOutsideVpc(spec, node) ? { crossVpc: true } : {}) };
 }
 
 export type HostAccess = Pick<CommandContext, 'files' | 'exec' | 'env' | 'hostname'>;
@@ -82,6 +88,7 @@ export async function inspectHost(host: HostAccess, target: PreflightTarget): Pr
     criSocket: target.spec.kubernetes.criSocket,
     path: host.env.PATH,
     forwardPolicy: target.cni === 'terway',
+    nft: target.crossVpc === true,
   });
   return checkHost(facts, target);
 }

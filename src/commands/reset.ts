@@ -1,5 +1,5 @@
 /** `knit reset`: destructive, so it asks on a terminal and needs --yes elsewhere. */
-import { CROSSVPC } from '../defaults.js';
+import { NO_LEGACY_FACTS } from '../crossvpc/plan.js';
 import { UsageError } from '../errors.js';
 import { planReset } from '../plan/reset.js';
 import type { CommandContext } from './context.js';
@@ -16,10 +16,10 @@ export interface ResetOptions {
 
 export async function run(opts: ResetOptions, ctx: CommandContext): Promise<number> {
   const crossVpc = await removeFacts(ctx).catch((e: Error) => {
-    // a dry run without root cannot read iptables: plan as if knit's chains were there
+    // a dry run without root cannot read nftables: plan as if knit's table were there
     if (!opts.dryRun) throw e;
-    ctx.out.note(`note: cannot read iptables here (${e.message.split('\n')[0]}); showing the full removal`);
-    return { state: { chains: { [CROSSVPC.chain]: [], [CROSSVPC.inputChain]: [] }, jumps: [] }, unitInstalled: true };
+    ctx.out.note(`note: cannot read nftables here (${e.message.split('\n')[0]}); showing the full removal`);
+    return { table: true, legacy: NO_LEGACY_FACTS, unitInstalled: true };
   });
   const steps = planReset({ home: ctx.env.HOME ?? '/root', removeKubeconfig: opts.kubeconfig === true, crossVpc });
   const title = 'knit reset: remove Kubernetes from this node';

@@ -3,9 +3,9 @@ import { UsageError } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
 
 /**
- * Encapsulation over UDP crosses the NAT (flannel vxlan or wireguard with the public-ip-overwrite
- * annotation, calico vxlan through knit's mapping of private to public IPs). Setups that need the
- * nodes' private networks to route to each other do not.
+ * Encapsulation over UDP between node addresses crosses the NAT through knit's address map (flannel
+ * vxlan or wireguard, calico vxlan: their tunnel endpoints are the peers' private IPs, mapped like any
+ * other traffic). Setups whose pod routes need the nodes' private networks to route to each other do not.
  */
 export function checkCniAcrossVpcs(spec: Spec): void {
   const { network } = spec;

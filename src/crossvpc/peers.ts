@@ -33,10 +33,13 @@ export function findNode(spec: Spec, name: string): { node: NodeSpec; index: num
   return { node: spec.nodes[index]!, index };
 }
 
+/** Whether any node of the spec is outside this node's VPC (then the address map is needed). */
+export const hasPeersOutsideVpc = (spec: Spec, local: NodeSpec): boolean => spec.nodes.some((n) => n !== local && !sameVpc(local, n));
+
 /** True when the local node has no public IP yet but nodes outside its VPC will need one. */
 export function needsPublicIp(spec: Spec, localNodeName: string): boolean {
   const { node: local } = findNode(spec, localNodeName);
-  return local.publicIP === undefined && spec.nodes.some((n) => n !== local && !sameVpc(local, n));
+  return local.publicIP === undefined && hasPeersOutsideVpc(spec, local);
 }
 
 /**

@@ -1,30 +1,42 @@
 /**
- * `knit crossvpc apply|remove` as steps. Pure: the spec and facts read from the host (the live nat
- * table, the iptables backend, metrics-server's args) in, steps with their effects as data out.
+ * `knit crossvpc apply|remove` as steps. Pure: the spec and facts read from the host (knit's live
+ * nftables table, what earlier versions left, metrics-server's args) in, steps with their effects as
+ * data out.
  */
 import { CROSSVPC } from '../defaults.js';
 import type { Effect, Step } from '../runner/types.js';
 import type { Spec } from '../spec/schema.js';
 import { checkCniAcrossVpcs } from './cni-support.js';
+import { hasLegacyNat, NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } from './legacy.js';
 import { METRICS_SERVER, metricsServerArgsPatch, pinAddressTypes, type MetricsServerFacts } from './metrics-server.js';
+import { mssForMtu, NFT_TABLE, planNftUpdate, renderNftRemoval, renderNftTable, type NftMapOptions, type NftTableState } from './nft.js';
 import { findNode, peersOutsideVpc, type CrossVpcPeer } from './peers.js';
-import { renderCrossVpcRules } from './rules.js';
-import { renderCrossVpcRemoval, type CrossVpcState } from './state.js';
-import { renderCrossVpcUnit, type IptablesBackendName } from './unit.js';
+import { renderCrossVpcUnit } from './unit.js';
+
+/** What earlier knit versions left on the host: iptables nat chains and their saved rules file. */
+export interface LegacyFacts {
+  nat: LegacyNatState;
+  rulesFile: boolean;
+}
+
+export const NO_LEGACY_FACTS: LegacyFacts = { nat: NO_LEGACY, rulesFile: false };
 
 export interface CrossVpcFacts {
-  /** The backend that holds the host's rules; the boot unit runs its tools. */
-  backend: IptablesBackendName;
-  /** knit's chains and jumps in the live nat table, read just before planning. */
-  state: CrossVpcState;
+  /** knit's nftables table, read just before planning; undefined when there is none. */
+  table?: NftTableState;
+  legacy: LegacyFacts;
   /** The kubeconfig kubectl uses, when one was found. */
   kubeconfig?: string;
   /** Present only when metrics-server is installed (and could be read). */
   metricsServer?: MetricsServerFacts;
+  /** The local node's flannel public-ip-overwrite annotation, which earlier versions set (needs kubeconfig). */
+  flannelOverwrite?: string;
 }
 
 export interface CrossVpcRemoveFacts {
-  state: CrossVpcState;
+  /** Whether knit's nftables table exists. */
+  table: boolean;
+  legacy: LegacyFacts;
   /** Whether the boot unit file exists (only then is there something to disable). */
   unitInstalled: boolean;
 }
@@ -39,25 +51,54 @@ const listPeers = (peers: readonly CrossVpcPeer[]): string =>
 export const crossVpcPlanTitle = (spec: Spec, localNodeName: string, action: 'apply' | 'remove'): string =>
   `knit crossvpc ${action}: node ${localNodeName}, CNI ${spec.network.plugin}`;
 
+export const nftOptions = (spec: Spec): NftMapOptions => ({ mss: mssForMtu(spec.crossvpc.mtu) });
+
+/** The saved ruleset the boot unit loads: the whole table, with a header saying whose it is. */
+export function renderCrossVpcRulesFile(spec: Spec, localNodeName: string): string {
+  const { node } = findNode(spec, localNodeName);
+  const peers = peersOutsideVpc(spec, localNodeName);
+  return renderNftTable(peers, nftOptions(spec), [
+    `knit cross-vpc address map for ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}): ${peers.length} peer(s) outside its VPC`,
+    `Loaded at boot by ${CROSSVPC.unitName}: nft -f ${CROSSVPC.rulesFile}`,
+  ]);
+}
+
+/** Removes the iptables chains and the file of earlier versions; none when there is nothing of them. */
+function legacyStep(legacy: LegacyFacts): Step[] {
+  const payload = renderLegacyNatRemoval(legacy.nat);
+  if (!payload && !legacy.rulesFile) return [];
+  return [
+    {
+      id: 'crossvpc/legacy',
+      title: `Remove what earlier knit versions used instead (iptables nat ${CROSSVPC.legacy.chain}, ${CROSSVPC.legacy.inputChain})`,
+      effects: [...(payload ? [{ kind: 'iptables' as const, payload }] : []), { kind: 'remove', path: CROSSVPC.legacy.rulesFile }],
+    },
+  ];
+}
+
 /** No steps when the local node has no peers outside its VPC. */
 export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: CrossVpcFacts): Step[] {
   const peers = peersOutsideVpc(spec, localNodeName);
   if (peers.length === 0) return [];
   checkCniAcrossVpcs(spec);
-  const { node } = findNode(spec, localNodeName);
+  const opts = nftOptions(spec);
+  const payload = planNftUpdate(peers, facts.table, opts);
   const steps: Step[] = [
     {
-      id: 'crossvpc/nat',
-      title: `Reach ${peers.length} peer(s) outside the VPC through their public IPs (nat ${CROSSVPC.chain}, ${CROSSVPC.inputChain})`,
-      effects: [{ kind: 'iptables', payload: renderCrossVpcRules(spec, localNodeName, facts.state) }],
-      note: `peers: ${listPeers(peers)}`,
+      id: 'crossvpc/map',
+      title: `Map ${peers.length} peer(s) outside the VPC to their public IPs (nftables table ${NFT_TABLE})`,
+      // the payload is computed from the live table: none when it already holds exactly this map
+      effects: payload ? [{ kind: 'nft', table: NFT_TABLE, payload }] : [],
+      note: `peers: ${listPeers(peers)}; TCP MSS to and from them clamped to ${opts.mss} (crossvpc.mtu ${spec.crossvpc.mtu})`,
     },
+    // after the map: the old chains never leave a gap, and with the map in place they no longer match
+    ...legacyStep(facts.legacy),
     {
       id: 'crossvpc/persist',
-      title: 'Save the rules and the unit that re-applies them at boot',
+      title: 'Save the map and the unit that loads it at boot',
       effects: [
-        { kind: 'file', path: CROSSVPC.rulesFile, content: renderCrossVpcRules(spec, localNodeName), mode: 0o644 },
-        { kind: 'file', path: CROSSVPC.unitPath, content: renderCrossVpcUnit(facts.backend), mode: 0o644 },
+        { kind: 'file', path: CROSSVPC.rulesFile, content: renderCrossVpcRulesFile(spec, localNodeName), mode: 0o644 },
+        { kind: 'file', path: CROSSVPC.unitPath, content: renderCrossVpcUnit(), mode: 0o644 },
       ],
     },
     {
@@ -67,13 +108,17 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
       effects: [systemctl('daemon-reload'), systemctl('enable', CROSSVPC.unitName)],
     },
   ];
-  if (spec.network.plugin === 'flannel')
+  if (facts.flannelOverwrite !== undefined && facts.kubeconfig)
     steps.push({
-      id: 'crossvpc/annotate',
-      title: `Tell flannel to give peers ${node.name}'s public IP`,
-      // peersOutsideVpc guarantees a publicIP when there are peers
-      effects: [{ kind: 'kube-annotate', node: node.name, annotations: { [CROSSVPC.flannelPublicIpAnnotation]: node.publicIP! } }],
-      note: 'needs the node registered (after kubeadm init/join); flannel reads it when its pod on this node starts',
+      id: 'crossvpc/flannel',
+      title: `Let flannel tunnel to ${localNodeName}'s private IP (remove public-ip-overwrite, restart its flannel pod)`,
+      effects: [
+        { kind: 'kube-annotate', node: localNodeName, annotations: { [CROSSVPC.flannelPublicIpAnnotation]: null } },
+        // flanneld reads the annotation only when it starts
+        { kind: 'exec', argv: ['kubectl', '--kubeconfig', facts.kubeconfig, '--namespace', 'kube-flannel', 'delete', 'pod', '--selector', 'app=flannel',
+          '--field-selector', `spec.nodeName=${localNodeName}`, '--wait=false'] },
+      ],
+      note: 'the map carries VXLAN to private VTEPs; with the annotation, nodes of one VPC tunnelled through their EIPs',
     });
   const args = facts.metricsServer && pinAddressTypes(facts.metricsServer.args);
   // Only when metrics-server is installed (the facts hold its args) and its args need the change.
@@ -92,15 +137,15 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
   return steps;
 }
 
-/** Every step tolerates absence: the removal transaction holds only what the live table has. */
+/** Every step tolerates absence: each removes only what the facts say is there. */
 export function planCrossVpcRemove(facts: CrossVpcRemoveFacts): Step[] {
-  const payload = renderCrossVpcRemoval(facts.state);
   return [
     {
-      id: 'crossvpc/nat',
-      title: `Delete the nat chains ${CROSSVPC.chain}, ${CROSSVPC.inputChain} and the jumps into them`,
-      effects: payload ? [{ kind: 'iptables', payload }] : [],
+      id: 'crossvpc/map',
+      title: `Delete the nftables table ${NFT_TABLE}`,
+      effects: facts.table ? [{ kind: 'nft', table: NFT_TABLE, payload: renderNftRemoval() }] : [],
     },
+    ...legacyStep(facts.legacy),
     {
       id: 'crossvpc/boot',
       title: `Disable ${CROSSVPC.unitName}`,
@@ -108,7 +153,7 @@ export function planCrossVpcRemove(facts: CrossVpcRemoveFacts): Step[] {
     },
     {
       id: 'crossvpc/persist',
-      title: 'Remove the saved rules and the boot unit',
+      title: 'Remove the saved map and the boot unit',
       // no daemon-reload: `systemctl disable` already reloaded, and a removed inactive unit is gone at the next one
       effects: [
         { kind: 'remove', path: CROSSVPC.unitPath },

@@ -6,7 +6,7 @@ import { PLUGINS } from '../cni/index.js';
 import { CROSSVPC } from '../defaults.js';
 import { peersOutsideVpc } from '../crossvpc/peers.js';
 import { ADDRESS_TYPES_ARG, pinAddressTypes, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
-import type { CrossVpcDrift } from '../crossvpc/state.js';
+import type { NftDrift } from '../crossvpc/nft.js';
 import type { CheckResult } from '../preflight/types.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -53,8 +53,8 @@ export interface DoctorFacts {
   node: string;
   /** knit preflight's results on this host (doctor reads the ones about known traps). */
   host: CheckResult[];
-  /** knit's NAT chains compared with the spec; absent when iptables could not be read. */
-  crossVpc?: { drift: CrossVpcDrift; rulesFile: 'missing' | 'current' | 'outdated'; liveChains: number };
+  /** knit's nftables map compared with the spec; absent when nftables could not be read. */
+  crossVpc?: { drift: NftDrift; rulesFile: 'missing' | 'current' | 'outdated' };
   /** The cluster, or why it could not be read. */
   cluster: ClusterFacts | { error: string };
   /** Terway's cloud checks (src/cloud/alicloud/checks.ts), or why they could not run. */
@@ -81,27 +81,28 @@ function hostFindings({ spec, host }: DoctorFacts): Finding[] {
   ];
 }
 
-function natFindings({ spec, node, crossVpc }: DoctorFacts): Finding[] {
-  const id = 'crossvpc/nat-rules';
+function mapFindings({ spec, node, crossVpc }: DoctorFacts): Finding[] {
+  const id = 'crossvpc/map';
   const peers = peersOutsideVpc(spec, node);
-  if (!crossVpc) return [{ id, status: 'skip', message: 'iptables could not be read here (run doctor as root)' }];
-  const { drift, rulesFile, liveChains } = crossVpc;
+  if (!crossVpc) return [{ id, status: 'skip', message: 'nftables could not be read here (run doctor as root, with nft installed)' }];
+  const { drift, rulesFile } = crossVpc;
+  const fix = `knit crossvpc apply --node-name ${node}`;
   if (peers.length === 0)
-    return liveChains > 0
-      ? [{ id, status: 'warn', message: `knit's NAT chains are loaded, but ${node} has no peers outside its VPC in the spec`, fix: 'knit crossvpc remove' }]
-      : [{ id, status: 'ok', message: `${node} has no peers outside its VPC: no NAT mapping needed` }];
-  if (liveChains === 0)
-    return [{ id, status: 'fail', message: `knit's NAT chains are not loaded: ${peers.length} peer(s) in other VPCs are unreachable at their private IPs`, fix: `knit crossvpc apply --node-name ${node}` }];
-  if (drift.missing.length > 0 || drift.unexpected.length > 0)
+    return drift.table !== 'missing'
+      ? [{ id, status: 'warn', message: `knit's address map is loaded, but ${node} has no peers outside its VPC in the spec`, fix: 'knit crossvpc remove' }]
+      : [{ id, status: 'ok', message: `${node} has no peers outside its VPC: no address map needed` }];
+  if (drift.table === 'missing')
+    return [{ id, status: 'fail', message: `knit's address map is not loaded: ${peers.length} peer(s) in other VPCs are unreachable at their private IPs`, fix }];
+  if (drift.table === 'outdated' || drift.missing.length > 0 || drift.unexpected.length > 0)
     return [{
       id,
       status: 'fail',
-      message: `NAT mapping for ${peers.length} peer(s) drifted: ${drift.missing.length} rule(s) missing, ${drift.unexpected.length} unexpected (${[...drift.missing, ...drift.unexpected][0]})`,
-      fix: `knit crossvpc apply --node-name ${node}`,
+      message: `the address map for ${peers.length} peer(s) drifted: ${drift.table === 'outdated' ? 'its rules differ, ' : ''}${drift.missing.length} entr(ies) missing, ${drift.unexpected.length} unexpected${[...drift.missing, ...drift.unexpected][0] ? ` (${[...drift.missing, ...drift.unexpected][0]})` : ''}`,
+      fix,
     }];
   if (rulesFile !== 'current')
-    return [{ id, status: 'warn', message: `the NAT rules are loaded but ${CROSSVPC.rulesFile} is ${rulesFile}: a reboot would lose them`, fix: `knit crossvpc apply --node-name ${node}` }];
-  return [{ id, status: 'ok', message: `NAT mapping for ${peers.length} peer(s) in place and saved for boot` }];
+    return [{ id, status: 'warn', message: `the address map is loaded but ${CROSSVPC.rulesFile} is ${rulesFile}: a reboot would lose it`, fix }];
+  return [{ id, status: 'ok', message: `the address map for ${peers.length} peer(s) is in place and saved for boot` }];
 }
 
 function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
@@ -121,19 +122,13 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
         : { id: 'cni/pods', status: 'ok', message: `${cniPods.length} CNI pod(s) Running` },
   );
 
-  // flannel reads public-ip-overwrite at start: without it, peers in other VPCs get the private IP as VTEP
-  if (spec.network.plugin === 'flannel' && crossVpc) {
-    const wrong = spec.nodes
-      .filter((n) => n.publicIP && peersOutsideVpc(spec, n.name).length > 0)
-      .flatMap((n) => {
-        const live = cluster.nodes.find((c) => c.name === n.name);
-        const value = live?.annotations[CROSSVPC.flannelPublicIpAnnotation];
-        return live && value !== n.publicIP ? [`${n.name} (${value === undefined ? 'missing' : `is ${value}`}, want ${n.publicIP})`] : [];
-      });
+  // earlier knit versions set public-ip-overwrite; with it, nodes of one VPC tunnel to each other through their EIPs
+  if (spec.network.plugin === 'flannel') {
+    const overwritten = cluster.nodes.filter((n) => n.annotations[CROSSVPC.flannelPublicIpAnnotation] !== undefined).map((n) => n.name);
     findings.push(
-      wrong.length > 0
-        ? { id: 'flannel/public-ip-overwrite', status: 'fail', message: `nodes without the right ${CROSSVPC.flannelPublicIpAnnotation}: ${wrong.join(', ')}`, fix: 'knit crossvpc apply on each of them, then delete its kube-flannel pod so flanneld starts again' }
-        : { id: 'flannel/public-ip-overwrite', status: 'ok', message: 'every node with peers in other VPCs announces its public IP to flannel' },
+      overwritten.length > 0
+        ? { id: 'flannel/public-ip-overwrite', status: 'warn', message: `${CROSSVPC.flannelPublicIpAnnotation} is set on ${overwritten.join(', ')}: pod traffic to them leaves through their EIPs, also from their own VPC`, fix: 'knit crossvpc apply on each of them (removes it and restarts its flannel pod)' }
+        : { id: 'flannel/public-ip-overwrite', status: 'ok', message: 'flannel tunnels to private IPs (knit maps the ones in other VPCs)' },
     );
   }
 
@@ -176,4 +171,4 @@ function cloudFindings({ spec, cloud }: DoctorFacts): Finding[] {
   });
 }
 
-export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...natFindings(f), ...clusterFindings(f), ...cloudFindings(f)];
+export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...mapFindings(f), ...clusterFindings(f), ...cloudFindings(f)];

@@ -78,6 +78,10 @@ export class HostApplier implements EffectApplier {
       }
       case 'iptables':
         return this.applyIptables(effect.payload);
+      case 'nft':
+        // plans hold an nft payload only when the live table differs (it is computed from a read just before)
+        await this.run(['nft', '-f', '-'], effect.payload);
+        return { changed: true };
       default:
         if (!this.o.next) throw new EffectFailure(`no adapter for ${effect.kind} effects here`);
         return this.o.next.apply(effect);

@@ -4,12 +4,11 @@
  * holds the most rules (kubelet and kube-proxy have written there), falling back to what `iptables`
  * itself reports.
  */
-import { NAT_TABLE } from '../crossvpc/chains.js';
-import { parseCrossVpcState, renderCrossVpcRemoval, type CrossVpcState } from '../crossvpc/state.js';
-import type { IptablesBackendName } from '../crossvpc/unit.js';
+import { NAT_TABLE, parseLegacyNat, type LegacyNatState } from '../crossvpc/legacy.js';
 import type { Argv } from '../runner/types.js';
 import type { Exec } from './exec.js';
 
+export type IptablesBackendName = 'nft' | 'legacy';
 
 const countRules = async (exec: Exec, save: string): Promise<number> => {
   try {
@@ -59,19 +58,9 @@ export async function iptablesSaveChains(exec: Exec, chains: readonly string[], 
     .join('\n');
 }
 
-/** knit's cross-VPC chains and the jumps into them, as the live nat table has them. */
-export async function readCrossVpcState(exec: Exec): Promise<CrossVpcState> {
-  return parseCrossVpcState(await iptablesSave(exec, NAT_TABLE));
-}
-
-/** Deletes the jumps into knit's chains, then the chains, in one transaction; false when none existed. */
-export async function removeKnitChains(exec: Exec): Promise<boolean> {
-  const payload = renderCrossVpcRemoval(await readCrossVpcState(exec));
-  if (payload === undefined) return false;
-  const argv = await iptablesRestoreArgv(exec);
-  const r = await exec(argv, { stdin: payload });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.trim()}`);
-  return true;
+/** The iptables nat chains of earlier knit versions and the jumps into them, as the live table has them. */
+export async function readLegacyNat(exec: Exec): Promise<LegacyNatState> {
+  return parseLegacyNat(await iptablesSave(exec, NAT_TABLE));
 }
 
 /** The tables and chains an iptables-restore payload touches (declares, or adds/deletes rules in). */

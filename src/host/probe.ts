@@ -38,6 +38,8 @@ export interface ProbeOptions {
   uid?: number;
   /** Also read the iptables FORWARD policy (only Terway needs it; it costs a few processes). */
   forwardPolicy?: boolean;
+  /** Also read nft's version (only nodes with cross-VPC peers need it). */
+  nft?: boolean;
   socketTimeoutMs?: number;
 }
 
@@ -92,6 +94,12 @@ async function readSysctls(exec: Exec): Promise<Record<string, string>> {
   return r ? parseSysctlOutput(r.stdout) : {};
 }
 
+async function readNftVersion(exec: Exec): Promise<string | null> {
+  const r = await tryExec(exec, ['nft', '--version']);
+  // "nftables v1.0.6 (Lester Gooch #5)"; 0.9.x prints two or three numbers
+  return r?.exitCode === 0 ? (/\bv(\d+\.\d+(?:\.\d+)?)/.exec(r.stdout)?.[1] ?? null) : null;
+}
+
 async function readForward(exec: Exec): Promise<HostFacts['forward']> {
   const { detectIptablesBackend } = await import('./iptables.js');
   const backend = await detectIptablesBackend(exec);
@@ -125,7 +133,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
   const { files, exec } = o;
   const kernelRelease = files.read('/proc/sys/kernel/osrelease').then((t) => t?.trim() || undefined);
   const binaries = findBinaries(files, o.path ?? process.env.PATH ?? '');
-  const [osRelease, release, cgroupV2, cpuinfo, meminfo, swaps, fstab, modules, sysctls, forward, enforce, selinuxConfig, firewalld, cri, containerdConfig, bins, versions, tcp, tcp6, cniConfigs] =
+  const [osRelease, release, cgroupV2, cpuinfo, meminfo, swaps, fstab, modules, sysctls, forward, nftVersion, enforce, selinuxConfig, firewalld, cri, containerdConfig, bins, versions, tcp, tcp6, cniConfigs] =
     await Promise.all([
       files.read('/etc/os-release').then((t) => t ?? files.read('/usr/lib/os-release')),
       kernelRelease,
@@ -137,6 +145,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
       kernelRelease.then((r) => readModules(files, r)),
       readSysctls(exec),
       o.forwardPolicy ? readForward(exec) : undefined,
+      o.nft ? readNftVersion(exec) : undefined,
       files.read('/sys/fs/selinux/enforce'),
       files.read(PREFLIGHT_PATHS.selinuxConfig),
       tryExec(exec, ['systemctl', 'is-active', 'firewalld']),
@@ -161,6 +170,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
     modules,
     sysctls,
     forward,
+    ...(nftVersion !== undefined ? { nftVersion } : {}),
     selinux: { enforcing: enforce === undefined ? undefined : enforce.trim() === '1', config: selinuxConfig },
     firewalld: firewalld?.stdout.trim().split('\n')[0] || undefined,
     cri,

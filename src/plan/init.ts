@@ -3,8 +3,7 @@
  * in, the steps (with their effects as data) out.
  */
 import { cniNodeAnnotations, formatNeed, type RenderedCni } from '../cni/index.js';
-import { planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
-import { NO_STATE } from '../crossvpc/state.js';
+import { NO_LEGACY_FACTS, planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
 import { CNI, PATHS } from '../defaults.js';
 import { renderInitConfig } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
@@ -15,7 +14,7 @@ export interface InitContext {
   node: NodeSpec;
   /** Home directory of the invoking user (kubeconfig goes to $HOME/.kube/config). */
   home: string;
-  /** The host's iptables facts; offline rendering assumes a fresh nf_tables host. */
+  /** knit's live nftables table and what earlier versions left; offline rendering assumes a fresh host. */
   crossVpc?: CrossVpcFacts;
   /** The CNI manifests, rendered beforehand (rendering reads templates). */
   cni: RenderedCni;
@@ -23,7 +22,7 @@ export interface InitContext {
   kubeadmConfig?: string;
 }
 
-export const OFFLINE_CROSSVPC_FACTS: CrossVpcFacts = { backend: 'nft', state: NO_STATE };
+export const OFFLINE_CROSSVPC_FACTS: CrossVpcFacts = { legacy: NO_LEGACY_FACTS };
 
 /** The cross-VPC phase: empty when every peer shares the node's VPC. */
 export const crossVpcSteps = ({ spec, node, crossVpc }: { spec: Spec; node: NodeSpec; crossVpc?: CrossVpcFacts }): Step[] =>
@@ -105,15 +104,15 @@ export const cniRolloutStep = ({ cni }: { cni: RenderedCni }): Step => ({
 });
 
 /**
- * Cross-VPC goes before the CNI: flanneld reads its node's public-ip-overwrite annotation only when it
- * starts, so the annotation must be there first.
+ * The cross-VPC map goes in before kubeadm: everything that dials a peer's private IP (etcd and the
+ * apiserver of other control planes, kubelets, pods through Services) needs it from the first packet.
  */
 export const planInit = (ctx: InitContext): Step[] => [
   preflightStep('control-plane'),
+  ...crossVpcSteps(ctx),
   kubeadmConfigStep(ctx),
   kubeadmInitStep(),
   kubeconfigStep(ctx),
-  ...crossVpcSteps(ctx),
   ...cniSteps(ctx),
   ...cniAnnotateStep(ctx),
   waitReadyStep(ctx),

@@ -18,6 +18,8 @@ export interface JoinContext {
 
 export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[] => [
   preflightStep(node.role),
+  // before kubeadm: a control plane's etcd dials the other members' private URLs during the join
+  ...crossVpcSteps({ spec, node, crossVpc }),
   {
     id: 'kubeadm/config',
     title: 'Write the kubeadm join configuration',
@@ -30,7 +32,6 @@ export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[]
     doneWhen: { kind: 'file-exists', path: PATHS.kubeletConf },
     effects: [{ kind: 'exec', argv: ['kubeadm', 'join', '--config', KUBEADM_JOIN_CONFIG], logFile: KUBEADM_JOIN_LOG }],
   },
-  ...crossVpcSteps({ spec, node, crossVpc }),
   ...cniAnnotateStep({ spec, node }),
 ];
 

@@ -6,6 +6,7 @@
 import { leftoverCniCheck } from './cni-config.js';
 import { firewalldCheck, forwardPolicyChecks } from './firewall.js';
 import { moduleChecks } from './modules.js';
+import { nftablesCheck } from './nftables.js';
 import { portChecks } from './ports.js';
 import { cgroupDriverCheck, criSocketCheck } from './runtime.js';
 import { selinuxCheck } from './selinux.js';
@@ -32,6 +33,7 @@ export function checkHost(facts: HostFacts, opts: PreflightTarget): CheckResult[
     criSocketCheck(facts, opts),
     cgroupDriverCheck(facts, opts),
     ...binaryChecks(facts, opts),
+    ...nftablesCheck(facts, opts),
     ...versionChecks(facts, opts),
     ...portChecks(facts, opts),
     leftoverCniCheck(facts, opts),

@@ -40,6 +40,7 @@ const MODULE_PURPOSE: Record<string, string> = {
   vxlan: 'the VXLAN overlay needs it',
   ipip: "Calico's IP-in-IP tunnel needs it",
   wireguard: "flannel's WireGuard backend needs it",
+  nf_tables: "knit's cross-VPC address map runs in nftables",
 };
 export const KNOWN_MODULES = Object.keys(MODULE_PURPOSE);
 export const modulePurpose = (name: string): string => MODULE_PURPOSE[name] ?? 'the chosen CNI needs it';
@@ -51,7 +52,10 @@ function tunnelModules(t: PreflightTarget): string[] {
   return []; // Terway gives pods ENI addresses: no tunnel
 }
 
-export const requiredModules = (t: PreflightTarget): string[] => ['br_netfilter', 'overlay', ...tunnelModules(t)];
+export const requiredModules = (t: PreflightTarget): string[] => ['br_netfilter', 'overlay', ...tunnelModules(t), ...(t.crossVpc ? ['nf_tables'] : [])];
+
+/** The oldest nft that has everything knit's map uses (maps, payload mangling, `tcp option maxseg size set`). */
+export const MIN_NFT_VERSION = { major: 0, minor: 9 } as const;
 
 export const BRIDGE_NF_CALL_IPTABLES = 'net.bridge.bridge-nf-call-iptables';
 

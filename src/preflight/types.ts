@@ -39,6 +39,8 @@ export interface PreflightTarget {
   cni: CniPlugin;
   /** The node name when given explicitly (kubelet then registers under it, not under the hostname). */
   nodeName?: string;
+  /** The node has peers outside its VPC: knit's cross-VPC address map (nftables) must load. */
+  crossVpc?: boolean;
 }
 
 export interface SwapArea {
@@ -65,6 +67,8 @@ export interface HostFacts {
   modules: Record<string, boolean>;
   /** Live values of KNOWN_SYSCTLS; absent when the key does not exist (e.g. br_netfilter not loaded). */
   sysctls: Record<string, string | undefined>;
+  /** `nft --version`'s version, read only when a check needs it (cross-VPC); null when nft is not installed. */
+  nftVersion?: string | null;
   /** The iptables FORWARD chain policy, read only when a check needs it (Terway). */
   forward?: { backend: 'nft' | 'legacy'; policy: string };
   /** `enforcing` is undefined when SELinux is not enabled in the kernel. */

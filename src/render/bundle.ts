@@ -8,7 +8,7 @@ import { BUNDLE, CNI } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
 import { peersOutsideVpc } from '../crossvpc/peers.js';
-import { renderCrossVpcRules } from '../crossvpc/rules.js';
+import { renderCrossVpcRulesFile } from '../crossvpc/plan.js';
 import { initPlanTitle, planInit } from '../plan/init.js';
 import { formatPlan } from '../runner/describe.js';
 import type { Spec } from '../spec/schema.js';
@@ -16,8 +16,8 @@ import type { Spec } from '../spec/schema.js';
 export type Bundle = Record<string, string>;
 
 export const joinConfigName = (node: string): string => `kubeadm-join-${node}.yaml`;
-/** The exact `iptables-restore --noflush` payload each node with peers in other VPCs applies. */
-export const crossVpcRulesName = (node: string): string => `crossvpc-${node}.rules`;
+/** The nftables ruleset (the address map) each node with peers in other VPCs loads at boot. */
+export const crossVpcRulesName = (node: string): string => `crossvpc-${node}.nft`;
 
 export interface BundleOptions {
   template: TemplateReader;
@@ -35,7 +35,7 @@ export function renderBundle(spec: Spec, localNode: string, { template, home = '
   const bundle: Bundle = { [BUNDLE.kubeadmConfig]: renderInitConfig(spec, initNode) };
   for (const n of spec.nodes) if (n !== initNode) bundle[joinConfigName(n.name)] = renderJoinConfig(spec, n);
   for (const n of spec.nodes)
-    if (peersOutsideVpc(spec, n.name).length > 0) bundle[crossVpcRulesName(n.name)] = renderCrossVpcRules(spec, n.name);
+    if (peersOutsideVpc(spec, n.name).length > 0) bundle[crossVpcRulesName(n.name)] = renderCrossVpcRulesFile(spec, n.name);
   const cni = renderCni({ spec, hostMtu: CNI.offlineHostMtu, template, accessKey });
   bundle[BUNDLE.cni] = cniYaml(cni);
   const ctx = { spec, node: initNode, home, cni, kubeadmConfig: bundle[BUNDLE.kubeadmConfig] };

@@ -25,6 +25,23 @@ const countObjects = (yaml: string): number => yaml.split(/^---[ \t]*$/m).filter
 
 const countLines = (s: string): number => s.split('\n').filter((l) => l.trim() !== '').length;
 
+/** What an nft script does, counted from its commands: tables (re)created or deleted, elements added or deleted. */
+function describeNftPayload(payload: string): string {
+  const lines = payload.split('\n');
+  const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+  const elementsOf = (re: RegExp) =>
+    lines.filter((l) => re.test(l)).reduce((n, l) => n + (/\{(.*)\}/.exec(l)?.[1]?.split(',').filter((x) => x.trim()).length ?? 0), 0);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const created = count(/^table \S+ \S+ \{/);
+  const parts = [
+    created > 0 ? `${plural(created, 'table')} created or replaced, ${plural(elementsOf(/^\s*elements = /), 'map element')}` : '',
+    count(/^delete table /) > created ? `${plural(count(/^delete table /) - created, 'table')} deleted` : '',
+    count(/^add element /) ? `${plural(elementsOf(/^add element /), 'element')} added` : '',
+    count(/^delete element /) ? `${plural(elementsOf(/^delete element /), 'element')} deleted` : '',
+  ].filter(Boolean);
+  return parts.join(', ') || 'nothing';
+}
+
 export function describeEffect(e: Effect): string {
   switch (e.kind) {
     case 'file':
@@ -47,10 +64,12 @@ export function describeEffect(e: Effect): string {
       ].filter(Boolean);
       return `apply one iptables-restore --noflush transaction (${parts.join(', ')})`;
     }
+    case 'nft':
+      return `apply one nft transaction to table ${e.table} (${describeNftPayload(e.payload)})`;
     case 'kube-apply':
       return `kubectl apply --server-side ${e.name} (${countObjects(e.yaml)} objects)`;
     case 'kube-annotate':
-      return `annotate node ${e.node} ${Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+      return `annotate node ${e.node} ${Object.entries(e.annotations).map(([k, v]) => (v === null ? `${k}-` : `${k}=${v}`)).join(' ')}`;
     case 'wait':
       return `wait up to ${e.timeoutS}s for ${describeWait(e.target)}`;
     case 'preflight':

@@ -28,10 +28,12 @@ export type Effect =
   | { kind: 'sysctl'; key: string; value: string }
   /** One `iptables-restore --noflush` transaction (the payload holds whole tables' worth of chains). */
   | { kind: 'iptables'; payload: string }
+  /** One atomic `nft -f -` transaction; `table` (e.g. `ip knit`) is the table it changes. */
+  | { kind: 'nft'; table: string; payload: string }
   /** `kubectl apply --server-side` of a multi-document manifest. */
   | { kind: 'kube-apply'; name: string; yaml: string }
-  /** Set annotations on a node (idempotent: an equal value changes nothing). */
-  | { kind: 'kube-annotate'; node: string; annotations: Record<string, string> }
+  /** Set annotations on a node, or remove those given as null (idempotent: an equal value changes nothing). */
+  | { kind: 'kube-annotate'; node: string; annotations: Record<string, string | null> }
   | { kind: 'wait'; target: WaitTarget; timeoutS: number }
   /** Run knit's host checks for a role; stops the plan (exit 3) when a check fails. */
   | { kind: 'preflight'; role: 'control-plane' | 'worker' };

@@ -8,7 +8,7 @@ import * as z from 'zod';
 // zod compiles a parser per object schema with `new Function` on first use; knit parses one spec per
 // run, so compiling costs more than it saves (about 10 ms of a render), and no code cache holds eval'd code
 z.config({ jitless: true });
-import { ALICLOUD, IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
+import { ALICLOUD, CROSSVPC, IMAGE_REPOSITORIES, KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
 import { cidrContains, cidrsOverlap, isIPv4, isNetworkAligned, isPublicIPv4, parseCidr } from './net.js';
 
 const IMAGE_REGISTRY = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$/;
@@ -170,6 +170,11 @@ export const specSchema = z
     /** A private registry holding every image under its upstream path (host[:port][/prefix]). */
     imageRegistry: z.string().regex(IMAGE_REGISTRY, 'must be a registry such as registry.example.com:5000/mirror').optional(),
     alicloud: alicloud.optional(),
+    /** Nodes in different VPCs: the path MTU between them (TCP to mapped peers is clamped to MTU - 40). */
+    crossvpc: z
+      .object({ mtu: z.number().int().min(576).max(9000).default(CROSSVPC.defaultMtu) })
+      .strict()
+      .prefault({}),
     nodes: z.array(nodeSchema).min(1, 'at least one node is required'),
   })
   .strict()

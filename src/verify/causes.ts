@@ -33,12 +33,9 @@ function podPodCause(r: CheckResult, ctx: CauseContext): string {
   if (/answered/.test(r.detail))
     return `${r.check.target} answered as another pod: two pods share an address (a stale IPAM allocation or overlapping pod CIDRs); check the CNI's IPAM on ${to}`;
   if (ctx.crossVpc(from, to)) {
-    const flannel = uses(ctx, 'flannel')
-      ? ` and flannel on both must tunnel to the public IPs (annotation flannel.alpha.coreos.com/public-ip-overwrite, \`knit doctor\`)`
-      : '';
     return (
       `the CNI data path between ${from} and ${to} (different VPCs) is blocked: both nodes' security groups must allow ${needs(ctx)} from the other's public IP, ` +
-      `the cross-VPC NAT mapping must be in place on both (\`knit crossvpc status\`)${flannel}`
+      'and the cross-VPC address map must be in place on both (`knit crossvpc status`, `knit doctor`)'
     );
   }
   if (uses(ctx, 'terway'))
