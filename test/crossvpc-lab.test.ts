@@ -18,10 +18,12 @@ import { HostFiles } from '../src/host/files.js';
 import { specSchema } from '../src/spec/schema.js';
 import { createOutput } from '../src/ui/output.js';
 import {
+  addInternetHost,
   CLUSTER,
   NODES,
   NODE_NAMES,
   SERVICES,
+  VXLAN,
   buildClusterLab,
   clusterSpecYaml,
   flushKubeProxy,
@@ -33,10 +35,12 @@ import {
 } from './lab/cluster-topology.js';
 import { Lab, describeLab, probeLabSupport } from './lab/netns.js';
 import { clientAddress, fetchBulk, startBulkServer, startTcpServer, tryConnect, type TcpServer } from './lab/tcp.js';
+import { sendUdp, startUdpListener, vxlanFrame, type UdpListener } from './lab/vxlan.js';
 
 const KUBELET_PORT = 10250;
 const POD_PORT = 8080;
 const BULK_PORT = 9000;
+const POD_UDP_PORT = 7000;
 const MB = 1 << 20;
 const { kubernetes, remoteHostnet } = SERVICES;
 /** systemd is not in a namespace: the unit is written, its ExecStart run by hand below. */
@@ -75,6 +79,19 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
   let hostnet: TcpServer;
   const kubelet = {} as Record<'w1' | 'w3', TcpServer>;
   const podServer = {} as Record<NodeName, TcpServer>;
+  /** A host on the internet that is no node, and what reaches a pod on w1 over UDP. */
+  let stranger: string;
+  let podUdp: UdpListener;
+  /** A frame "from" cp's pod to w1's pod, as anyone can write it. */
+  const forged = (text: string) =>
+    vxlanFrame({ vni: Number(VXLAN.vni), dstMac: NODES.w1.vtepMac, src: NODES.cp.podIP, dst: NODES.w1.podIP, dstPort: POD_UDP_PORT, text });
+  /** Sends `text` in a forged frame from `ns` to `host`'s VXLAN port; true when the pod on w1 got it. */
+  async function forgedFrameArrives(ns: string, host: string, text: string): Promise<boolean> {
+    await sendUdp(lab, ns, host, Number(VXLAN.port), forged(text));
+    for (const end = Date.now() + 1000; Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+      if (podUdp.received.some((m) => m.text === text)) return true;
+    return false;
+  }
 
   const files = (node: NodeName) => new HostFiles(join(dir, node));
   const specFile = () => join(dir, 'cluster.yaml');
@@ -151,6 +168,8 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
       serve(nodes.w3, KUBELET_PORT).then((s) => (kubelet.w3 = s)),
       ...NODE_NAMES.map((n) => serve(pods[n], POD_PORT).then((s) => (podServer[n] = s))),
       ...[nodes.cp, nodes.w1].map((ns) => startBulkServer(lab, ns, '0.0.0.0', BULK_PORT, MB)),
+      startUdpListener(lab, pods.w1, '0.0.0.0', POD_UDP_PORT).then((l) => (podUdp = l)),
+      addInternetHost(lab, net).then((ns) => (stranger = ns)),
     ]);
   });
 
@@ -172,6 +191,11 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
     it('VXLAN to VTEPs at private IPs carries pod traffic inside a VPC only', async () => {
       expect(await sourceSeenBy(podServer.w3, net.pods.cp, NODES.w3.podIP, POD_PORT)).toBe(NODES.cp.podIP);
       await timesOut(net.pods.cp, NODES.w2.podIP, POD_PORT);
+    });
+
+    it("VXLAN has no authentication: a stranger's hand-made frame to w1's EIP reaches w1's pod, as if from cp's pod", async () => {
+      expect(await forgedFrameArrives(stranger, NODES.w1.publicIP, 'stranger before knit')).toBe(true);
+      expect(podUdp.received.find((m) => m.text === 'stranger before knit')?.from).toBe(NODES.cp.podIP);
     });
 
     it('at public IPs, 1 MB crosses the 1400-MTU link both ways (the routers send "fragmentation needed")', async () => {
@@ -225,6 +249,14 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
     });
 
     it('every cluster path connects, with the sources Kubernetes expects', everyClusterPath);
+
+    it("the overlay answers only cluster nodes: a stranger's frame is dropped, the same frame from cp (another VPC) and w3 arrives", async () => {
+      expect(await forgedFrameArrives(stranger, NODES.w1.publicIP, 'stranger after knit')).toBe(false);
+      expect(await forgedFrameArrives(net.nodes.cp, NODES.w1.privateIP, 'cp after knit')).toBe(true);
+      expect(await forgedFrameArrives(net.nodes.w3, NODES.w1.privateIP, 'w3 after knit')).toBe(true);
+      // the stranger still reaches what is not the overlay (the kubelet at the EIP: security groups decide that)
+      expect(await tryConnect(lab, stranger, NODES.w1.publicIP, KUBELET_PORT)).toEqual({ ok: true, reply: 'knit' });
+    });
 
     it('1 MB crosses the 1400-MTU link both ways, host to private IP and pod to pod (MSS clamped to 1360)', async () => {
       expect(await bulkBothWays(net.nodes.cp, NODES.cp.privateIP, net.nodes.w1, NODES.w1.privateIP)).toEqual(BOTH_ARRIVE);

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { checkCniAcrossVpcs } from '../src/crossvpc/cni-support.js';
 import { NO_LEGACY, parseLegacyNat, renderLegacyNatRemoval } from '../src/crossvpc/legacy.js';
 import { ADDRESS_TYPES_ARG, metricsServerArgsPatch, pinAddressTypes } from '../src/crossvpc/metrics-server.js';
-import { addressMaps, diffNftTable, mssForMtu, nftShape, planNftUpdate, renderNftTable, type NftTableState } from '../src/crossvpc/nft.js';
+import { addressMaps, diffNftTable, mssForMtu, nftShape, planNftUpdate, renderNftTable, type NftMapOptions, type NftTableState, type NftWant } from '../src/crossvpc/nft.js';
 import { peersOutsideVpc, sameVpc, type CrossVpcPeer } from '../src/crossvpc/peers.js';
-import { NO_LEGACY_FACTS, planCrossVpcApply, planCrossVpcRemove, renderCrossVpcRulesFile, type CrossVpcFacts } from '../src/crossvpc/plan.js';
+import { NO_LEGACY_FACTS, nftOptions, nftWant, planCrossVpcApply, planCrossVpcRemove, renderCrossVpcRulesFile, type CrossVpcFacts } from '../src/crossvpc/plan.js';
 import { renderCrossVpcUnit } from '../src/crossvpc/unit.js';
 import { UsageError } from '../src/errors.js';
 import { formatPlan } from '../src/runner/describe.js';
@@ -21,10 +21,11 @@ const master: NodeInput = { name: 'master', role: 'control-plane', privateIP: '1
 const worker: NodeInput = { name: 'worker', privateIP: '172.16.2.20', publicIP: '203.0.113.20', vpc: 'vpc-b' };
 const twoVpcs = spec([master, worker]);
 const facts: CrossVpcFacts = { legacy: NO_LEGACY_FACTS };
-const MSS = { mss: 1360 };
+const MSS: NftMapOptions = { mss: 1360, overlay: [{ protocol: 'udp', number: 8472 }] };
+const want = (peers: readonly CrossVpcPeer[], nodes: string[] = []): NftWant => ({ peers, nodes });
 
 /** The table as the kernel would hold it after loading `peers` (what `nft -j list` parses to). */
-const liveTable = (peers: readonly CrossVpcPeer[], opts = MSS): NftTableState => ({ shape: nftShape(opts), maps: addressMaps(peers) });
+const liveTable = (peers: readonly CrossVpcPeer[], opts = MSS, nodes: string[] = []): NftTableState => ({ shape: nftShape(opts), maps: addressMaps(want(peers, nodes)) });
 const peer = (i: number): CrossVpcPeer => ({ name: `p${i}`, privateIP: `10.1.0.${i}`, publicIP: `198.18.0.${i}` });
 
 /** iptables-save -t nat text for a table holding `rules` (and any chains they name). */
@@ -88,6 +89,10 @@ describe('the nftables map', () => {
       		type ipv4_addr : ipv4_addr
       		elements = { 203.0.113.20 : 172.16.2.20 }
       	}
+      	set nodes {
+      		type ipv4_addr
+      		elements = { 172.16.1.10, 203.0.113.10, 172.16.2.20, 203.0.113.20 }
+      	}
       	chain postrouting {
       		type filter hook postrouting priority 300; policy accept;
       		tcp flags syn ip daddr @peer_public tcp option maxseg size > 1360 tcp option maxseg size set 1360 comment "knit: clamp the TCP MSS to 1360 toward mapped peers"
@@ -95,6 +100,7 @@ describe('the nftables map', () => {
       	}
       	chain prerouting {
       		type filter hook prerouting priority -310; policy accept;
+      		fib daddr type local ip saddr != @nodes udp dport 8472 drop comment "knit: only cluster nodes may send 8472/udp here"
       		tcp flags syn ip saddr @peer_private tcp option maxseg size > 1360 tcp option maxseg size set 1360 comment "knit: clamp the TCP MSS to 1360 from mapped peers"
       		ip saddr set ip saddr map @peer_private comment "knit: a peer public IP becomes its private IP"
       	}
@@ -110,26 +116,37 @@ describe('the nftables map', () => {
   });
 
   it('has no map entries for a node whose peers are all in its VPC', () => {
-    const table = renderNftTable([], MSS);
+    const table = renderNftTable(want([]), MSS);
     expect(table).not.toContain('elements');
     expect(table).toContain('map peer_public {');
   });
 
   it('against the same table live, changes nothing; against another shape, replaces the table', () => {
     const peers = peersOutsideVpc(twoVpcs, 'master');
-    expect(planNftUpdate(peers, liveTable(peers), MSS)).toBeUndefined();
-    expect(planNftUpdate(peers, undefined, MSS)).toBe(renderNftTable(peers, MSS));
-    expect(planNftUpdate(peers, liveTable(peers, { mss: 1400 }), MSS)).toBe(renderNftTable(peers, MSS));
+    expect(planNftUpdate(want(peers), liveTable(peers), MSS)).toBeUndefined();
+    expect(planNftUpdate(want(peers), undefined, MSS)).toBe(renderNftTable(want(peers), MSS));
+    expect(planNftUpdate(want(peers), liveTable(peers, { ...MSS, mss: 1400 }), MSS)).toBe(renderNftTable(want(peers), MSS));
+    expect(planNftUpdate(want(peers), liveTable(peers, { ...MSS, overlay: [] }), MSS)).toBe(renderNftTable(want(peers), MSS));
+  });
+
+  it('guards the CNI overlay ports to the nodes of the spec, private and public addresses', () => {
+    expect(nftWant(twoVpcs, 'master').nodes).toEqual(['172.16.1.10', '203.0.113.10', '172.16.2.20', '203.0.113.20']);
+    const calico = spec([master, worker], { plugin: 'calico', calico: { mode: 'vxlan' } });
+    expect(nftOptions(calico).overlay).toEqual([{ protocol: 'udp', number: 4789, what: 'VXLAN' }]);
+    expect(renderCrossVpcRulesFile(calico, 'master')).toContain(
+      'fib daddr type local ip saddr != @nodes udp dport 4789 drop comment "knit: only cluster nodes may send 4789/udp here"',
+    );
   });
 
   it('changes only elements when the shape matches: deletions first, then additions, in both maps', () => {
     const live = liveTable([peer(1), peer(2), { ...peer(3), publicIP: '198.18.0.33' }]);
-    expect(planNftUpdate([peer(1), peer(3), peer(4)], live, MSS)).toBe(
+    expect(planNftUpdate(want([peer(1), peer(3), peer(4)], ['10.1.0.4']), live, MSS)).toBe(
       [
         'delete element ip knit peer_public { 10.1.0.2, 10.1.0.3 }',
         'delete element ip knit peer_private { 198.18.0.2, 198.18.0.33 }',
         'add element ip knit peer_public { 10.1.0.3 : 198.18.0.3, 10.1.0.4 : 198.18.0.4 }',
         'add element ip knit peer_private { 198.18.0.3 : 10.1.0.3, 198.18.0.4 : 10.1.0.4 }',
+        'add element ip knit nodes { 10.1.0.4 }',
         '',
       ].join('\n'),
     );
@@ -138,32 +155,39 @@ describe('the nftables map', () => {
   it('an element update leaves exactly the wanted maps, whatever the live ones held', () => {
     const peers = fc.uniqueArray(fc.integer({ min: 1, max: 40 }), { maxLength: 12 }).map((ids) => ids.map(peer));
     fc.assert(
-      fc.property(peers, peers, (want, had) => {
-        const live = liveTable(had);
-        const payload = planNftUpdate(want, live, MSS) ?? '';
+      fc.property(peers, peers, (wanted, had) => {
+        const [w, h] = [want(wanted, wanted.map((p) => p.publicIP)), want(had, had.map((p) => p.publicIP))];
+        const live = liveTable(had, MSS, [...h.nodes]);
+        const payload = planNftUpdate(w, live, MSS) ?? '';
         // apply the element commands to a copy of the live maps, as nft would
-        for (const m of payload.matchAll(/^(add|delete) element ip knit (peer_public|peer_private) \{ (.*) \}$/gm)) {
-          const map = m[2] === 'peer_public' ? live.maps.toPublic : live.maps.toPrivate;
+        for (const m of payload.matchAll(/^(add|delete) element ip knit (peer_public|peer_private|nodes) \{ (.*) \}$/gm)) {
           for (const e of m[3]!.split(', ')) {
             const [k, v] = e.split(' : ');
+            if (m[2] === 'nodes') {
+              if (m[1] === 'delete') expect(live.maps.nodes.delete(k!)).toBe(true);
+              else live.maps.nodes.add(k!);
+              continue;
+            }
+            const map = m[2] === 'peer_public' ? live.maps.toPublic : live.maps.toPrivate;
             if (m[1] === 'delete') expect(map.delete(k!)).toBe(true); // nft fails the transaction on an absent element
             else map.set(k!, v!);
           }
         }
-        expect(live.maps).toEqual(addressMaps(want));
+        expect(live.maps).toEqual(addressMaps(w));
       }),
     );
   });
 
   it('reports drift per map entry', () => {
     const live = liveTable([peer(1), { ...peer(2), publicIP: '198.18.0.22' }]);
-    expect(diffNftTable([peer(1), peer(2)], live, MSS)).toEqual({
+    expect(diffNftTable(want([peer(1), peer(2)]), live, MSS)).toEqual({
       table: 'current',
       missing: ['peer_public 10.1.0.2 : 198.18.0.2', 'peer_private 198.18.0.2 : 10.1.0.2'],
       unexpected: ['peer_public 10.1.0.2 : 198.18.0.22', 'peer_private 198.18.0.22 : 10.1.0.2'],
     });
-    expect(diffNftTable([peer(1)], undefined, MSS)).toMatchObject({ table: 'missing', unexpected: [] });
-    expect(diffNftTable([peer(1)], liveTable([peer(1)], { mss: 1000 }), MSS)).toMatchObject({ table: 'outdated', missing: [], unexpected: [] });
+    expect(diffNftTable(want([peer(1)]), undefined, MSS)).toMatchObject({ table: 'missing', unexpected: [] });
+    expect(diffNftTable(want([peer(1)]), liveTable([peer(1)], { ...MSS, mss: 1000 }), MSS)).toMatchObject({ table: 'outdated', missing: [], unexpected: [] });
+    expect(diffNftTable(want([peer(1)], ['10.1.0.9']), liveTable([peer(1)]), MSS)).toMatchObject({ missing: ['nodes 10.1.0.9'] });
   });
 });
 
@@ -232,11 +256,11 @@ describe('planCrossVpcApply', () => {
     expect(formatPlan('knit crossvpc apply', planCrossVpcApply(twoVpcs, 'master', facts))).toMatchInlineSnapshot(`
       "knit crossvpc apply
 
-      [1/3] crossvpc/map — Map 1 peer(s) outside the VPC to their public IPs (nftables table ip knit)
-            apply one nft transaction to table ip knit (1 table created or replaced, 2 map elements)
+      [1/3] crossvpc/map — Map 1 peer(s) outside the VPC to their public IPs; the overlay answers only the 2 nodes (nftables table ip knit)
+            apply one nft transaction to table ip knit (1 table created or replaced, 6 map elements)
             note: peers: worker (172.16.2.20 → 203.0.113.20); TCP MSS to and from them clamped to 1360 (crossvpc.mtu 1400)
       [2/3] crossvpc/persist — Save the map and the unit that loads it at boot
-            write /etc/knit/crossvpc.nft (1112 bytes, mode 0644)
+            write /etc/knit/crossvpc.nft (1335 bytes, mode 0644)
             write /etc/systemd/system/knit-crossvpc.service (559 bytes, mode 0644)
       [3/3] crossvpc/boot — Enable knit-crossvpc.service
             already done when \`systemctl is-enabled --quiet knit-crossvpc.service\` succeeds
@@ -248,7 +272,7 @@ describe('planCrossVpcApply', () => {
 
   it('loads nothing when the live table already is the map, and always saves the whole table for boot', () => {
     const peers = peersOutsideVpc(twoVpcs, 'worker');
-    const [map, persist] = planCrossVpcApply(twoVpcs, 'worker', { ...facts, table: liveTable(peers) });
+    const [map, persist] = planCrossVpcApply(twoVpcs, 'worker', { ...facts, table: liveTable(peers, nftOptions(twoVpcs), nftWant(twoVpcs, 'worker').nodes as string[]) });
     expect(map).toMatchObject({ id: 'crossvpc/map', effects: [] });
     expect(persist!.effects[0]).toMatchObject({ kind: 'file', path: '/etc/knit/crossvpc.nft', content: renderCrossVpcRulesFile(twoVpcs, 'worker') });
   });

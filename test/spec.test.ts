@@ -26,6 +26,13 @@ const errorOf = (fn: () => unknown): string => {
 };
 
 describe('loading the cluster spec', () => {
+  it('reads a JSON spec (JSON is YAML) to the same spec, and says where a broken one is wrong', async () => {
+    const { parse } = await import('yaml');
+    const json = JSON.stringify(parse(crossVpcFile), null, 2);
+    expect(load({}, json).spec).toEqual(load({}, crossVpcFile).spec);
+    expect(errorOf(() => load({}, json.replace('"network":', '"network"')))).toMatch(/^cluster\.yaml:\d+:\d+: /);
+  });
+
   it('reads the issue example and applies defaults', () => {
     const { spec, localNode } = load({}, crossVpcFile);
     expect(localNode).toBe('master-1');

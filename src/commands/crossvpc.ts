@@ -11,6 +11,7 @@ import {
   crossVpcPlanTitle,
   NO_LEGACY_FACTS,
   nftOptions,
+  nftWant,
   planCrossVpcApply,
   planCrossVpcRemove,
   renderCrossVpcRulesFile,
@@ -199,7 +200,7 @@ async function status(opts: Options, ctx: CommandContext): Promise<number> {
     ctx.files.read(CROSSVPC.rulesFile),
     ctx.files.exists(CROSSVPC.legacy.rulesFile),
   ]);
-  const drift = diffNftTable(peers, table, nftOptions(spec));
+  const drift = diffNftTable(nftWant(spec, localNode), table, nftOptions(spec));
   const want = peers.length > 0;
   const rulesFile = saved === undefined ? 'missing' : want && saved === renderCrossVpcRulesFile(spec, localNode) ? 'current' : 'outdated';
   const live = want ? nftInSync(drift) : drift.table === 'missing';

@@ -4,7 +4,7 @@
  */
 import { diffNftTable } from '../crossvpc/nft.js';
 import { peersOutsideVpc } from '../crossvpc/peers.js';
-import { nftOptions, renderCrossVpcRulesFile } from '../crossvpc/plan.js';
+import { nftOptions, nftWant, renderCrossVpcRulesFile } from '../crossvpc/plan.js';
 import { CROSSVPC } from '../defaults.js';
 import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
 import { readKnitTable } from '../host/nft.js';
@@ -86,7 +86,7 @@ async function readMap(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'n
     const [live, saved] = await Promise.all([readKnitTable(ctx.exec), ctx.files.read(CROSSVPC.rulesFile)]);
     const peers = peersOutsideVpc(facts.spec, facts.node);
     const rulesFile = saved === undefined ? 'missing' : peers.length > 0 && saved === renderCrossVpcRulesFile(facts.spec, facts.node) ? 'current' : 'outdated';
-    return { drift: diffNftTable(peers, live, nftOptions(facts.spec)), rulesFile };
+    return { drift: diffNftTable(nftWant(facts.spec, facts.node), live, nftOptions(facts.spec)), rulesFile };
   } catch {
     return undefined;
   }

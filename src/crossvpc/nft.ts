@@ -13,6 +13,11 @@
  * quotes the rewritten header, which no socket matches), so TCP SYNs to and from mapped peers get
  * their MSS clamped to what the path between VPCs carries.
  *
+ * Across VPCs the overlay listens on public addresses, and VXLAN has no authentication: anyone who can
+ * send to a node's EIP could put packets into the pod network. So, before the rewrite (the source is
+ * checked as it arrived), encapsulated traffic to this host is dropped unless it comes from a cluster
+ * node's private or public address.
+ *
  * Pure: peers in, nft script text out; `nft -j list table` JSON in, state out.
  */
 import { CROSSVPC } from '../defaults.js';
@@ -21,6 +26,8 @@ import type { CrossVpcPeer } from './peers.js';
 /** `ip knit`, as nft commands name it. */
 export const NFT_TABLE = `${CROSSVPC.nftFamily} ${CROSSVPC.nftTable}`;
 export const NFT_MAPS = { toPublic: 'peer_public', toPrivate: 'peer_private' } as const;
+/** The set of every cluster node's addresses, private and public: the only sources the overlay answers. */
+export const NFT_NODES_SET = 'nodes';
 
 /** IPv4 and TCP headers without options: what an MTU leaves for a TCP segment. */
 const TCP_IP_HEADERS = 40;
@@ -29,7 +36,24 @@ export const mssForMtu = (mtu: number): number => mtu - TCP_IP_HEADERS;
 export interface NftMapOptions {
   /** The MSS that TCP SYNs to and from mapped peers are clamped to. */
   mss: number;
+  /** What the CNI's datapath receives from other nodes (its tunnel ports), guarded to cluster nodes. */
+  overlay: readonly OverlayPort[];
 }
+
+export interface OverlayPort {
+  protocol: 'udp' | 'tcp' | 'ip';
+  /** Port for udp/tcp; IP protocol number for `ip`. */
+  number: number;
+}
+
+/** What the table holds for a node: its peers outside the VPC, and every node's addresses. */
+export interface NftWant {
+  peers: readonly CrossVpcPeer[];
+  nodes: readonly string[];
+}
+
+const describePort = (p: OverlayPort): string => (p.protocol === 'ip' ? `IP protocol ${p.number}` : `${p.number}/${p.protocol}`);
+const matchPort = (p: OverlayPort): string => (p.protocol === 'ip' ? `ip protocol ${p.number}` : `${p.protocol} dport ${p.number}`);
 
 interface Chain {
   name: 'postrouting' | 'prerouting';
@@ -38,7 +62,7 @@ interface Chain {
 }
 
 /** Everything in the table but the map elements. Each rule's comment names it, so the live table can be compared. */
-function chains({ mss }: NftMapOptions): Chain[] {
+function chains({ mss, overlay }: NftMapOptions): Chain[] {
   // `tcp flags syn` first: the map lookup of the clamp runs for SYN and SYN-ACK only
   const clamp = `tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
   const { toPublic, toPrivate } = NFT_MAPS;
@@ -55,6 +79,11 @@ function chains({ mss }: NftMapOptions): Chain[] {
       name: 'prerouting',
       priority: CROSSVPC.inPriority,
       rules: [
+        // to this host only: pods may speak VXLAN or BGP to anything outside the cluster
+        ...overlay.map((p) => ({
+          expr: `fib daddr type local ip saddr != @${NFT_NODES_SET} ${matchPort(p)} drop`,
+          comment: `knit: only cluster nodes may send ${describePort(p)} here`,
+        })),
         { expr: `tcp flags syn ip saddr @${toPrivate} ${clamp}`, comment: `knit: clamp the TCP MSS to ${mss} from mapped peers` },
         { expr: `ip saddr set ip saddr map @${toPrivate}`, comment: 'knit: a peer public IP becomes its private IP' },
       ],
@@ -70,19 +99,25 @@ const MAP_TYPE = 'ipv4_addr : ipv4_addr';
  */
 export const nftShape = (opts: NftMapOptions): string[] => [
   ...Object.values(NFT_MAPS).map((m) => `map ${m} ${MAP_TYPE}`),
+  `set ${NFT_NODES_SET} ipv4_addr`,
   ...chains(opts).map((c) => `chain ${c.name} filter ${c.name} ${c.priority}: ${c.rules.map((r) => r.comment).join(' | ')}`),
 ];
 
-/** The two maps a set of peers asks for: private → public, and public → private. */
+/** The two maps a set of peers asks for (private → public, and public → private), and the node set. */
 export interface AddressMaps {
   toPublic: Map<string, string>;
   toPrivate: Map<string, string>;
+  nodes: Set<string>;
 }
 
-export const addressMaps = (peers: readonly CrossVpcPeer[]): AddressMaps => ({
+export const addressMaps = ({ peers, nodes }: NftWant): AddressMaps => ({
   toPublic: new Map(peers.map((p) => [p.privateIP, p.publicIP])),
   toPrivate: new Map(peers.map((p) => [p.publicIP, p.privateIP])),
+  nodes: new Set(nodes),
 });
+
+type MapKey = keyof typeof NFT_MAPS;
+const MAP_KEYS = Object.keys(NFT_MAPS) as MapKey[];
 
 const elements = (m: ReadonlyMap<string, string>): string => [...m].map(([k, v]) => `${k} : ${v}`).join(', ');
 
@@ -91,14 +126,17 @@ const elements = (m: ReadonlyMap<string, string>): string => [...m].map(([k, v])
  * table (`table` declares it so that `delete` cannot fail on a fresh host), so the boot unit can load
  * it any number of times.
  */
-export function renderNftTable(peers: readonly CrossVpcPeer[], opts: NftMapOptions, header: readonly string[] = []): string {
-  const maps = addressMaps(peers);
+export function renderNftTable(want: NftWant, opts: NftMapOptions, header: readonly string[] = []): string {
+  const maps = addressMaps(want);
   const lines = [...header.map((h) => `# ${h}`), `table ${NFT_TABLE}`, `delete table ${NFT_TABLE}`, `table ${NFT_TABLE} {`];
-  for (const [key, name] of Object.entries(NFT_MAPS) as [keyof AddressMaps, string][]) {
-    lines.push(`\tmap ${name} {`, `\t\ttype ${MAP_TYPE}`);
+  for (const key of MAP_KEYS) {
+    lines.push(`\tmap ${NFT_MAPS[key]} {`, `\t\ttype ${MAP_TYPE}`);
     if (maps[key].size > 0) lines.push(`\t\telements = { ${elements(maps[key])} }`);
     lines.push('\t}');
   }
+  lines.push(`\tset ${NFT_NODES_SET} {`, '\t\ttype ipv4_addr');
+  if (maps.nodes.size > 0) lines.push(`\t\telements = { ${[...maps.nodes].join(', ')} }`);
+  lines.push('\t}');
   for (const c of chains(opts)) {
     lines.push(`\tchain ${c.name} {`, `\t\ttype filter hook ${c.name} priority ${c.priority}; policy accept;`);
     for (const r of c.rules) lines.push(`\t\t${r.expr} comment "${r.comment}"`);
@@ -116,6 +154,7 @@ export interface NftTableState {
 
 interface NftJsonObject {
   map?: { name: string; type: string; map: string; elem?: unknown[] };
+  set?: { name: string; type: string; elem?: unknown[] };
   chain?: { name: string; type?: string; hook?: string; prio?: number };
   rule?: { chain: string; comment?: string };
 }
@@ -127,18 +166,25 @@ const pair = (e: unknown): [string, string] | undefined =>
 /** Reads `nft -j list table ip knit`. Objects knit does not write make the shape differ, so they are replaced. */
 export function parseNftTable(json: string): NftTableState {
   const objects = ((JSON.parse(json) as { nftables?: NftJsonObject[] }).nftables ?? []);
-  const maps: AddressMaps = { toPublic: new Map(), toPrivate: new Map() };
+  const maps: AddressMaps = { toPublic: new Map(), toPrivate: new Map(), nodes: new Set() };
   const shape: string[] = [];
   const comments = new Map<string, string[]>();
   for (const o of objects) if (o.rule) (comments.get(o.rule.chain) ?? comments.set(o.rule.chain, []).get(o.rule.chain)!).push(o.rule.comment ?? '(no comment)');
   for (const o of objects) {
     if (o.map) {
       shape.push(`map ${o.map.name} ${o.map.type} : ${o.map.map}`);
-      const key = (Object.keys(NFT_MAPS) as (keyof AddressMaps)[]).find((k) => NFT_MAPS[k] === o.map!.name);
+      const key = MAP_KEYS.find((k) => NFT_MAPS[k] === o.map!.name);
       for (const e of o.map.elem ?? []) {
         const p = pair(e);
         if (key && p) maps[key].set(p[0], p[1]);
         else shape.push(`element ${JSON.stringify(e)} of ${o.map.name}`);
+      }
+    }
+    if (o.set) {
+      shape.push(`set ${o.set.name} ${o.set.type}`);
+      for (const e of o.set.elem ?? []) {
+        if (o.set.name === NFT_NODES_SET && typeof e === 'string') maps.nodes.add(e);
+        else shape.push(`element ${JSON.stringify(e)} of ${o.set.name}`);
       }
     }
     if (o.chain) shape.push(`chain ${o.chain.name} ${o.chain.type} ${o.chain.hook} ${o.chain.prio}: ${(comments.get(o.chain.name) ?? []).join(' | ')}`);
@@ -154,6 +200,11 @@ function diffMap(want: ReadonlyMap<string, string>, live: ReadonlyMap<string, st
   };
 }
 
+const diffSet = (want: ReadonlySet<string>, live: ReadonlySet<string>) => ({
+  remove: [...live].filter((a) => !want.has(a)),
+  add: [...want].filter((a) => !live.has(a)),
+});
+
 export const sameShape = (live: NftTableState, opts: NftMapOptions): boolean => live.shape.join('\n') === nftShape(opts).join('\n');
 
 /**
@@ -161,13 +212,23 @@ export const sameShape = (live: NftTableState, opts: NftMapOptions): boolean => 
  * the table is there with the same shape, only elements are added and deleted, in one transaction
  * (rules and established flows are untouched); otherwise the table is (re)created whole.
  */
-export function planNftUpdate(peers: readonly CrossVpcPeer[], live: NftTableState | undefined, opts: NftMapOptions): string | undefined {
-  if (!live || !sameShape(live, opts)) return renderNftTable(peers, opts);
-  const want = addressMaps(peers);
-  const lines: string[] = [];
-  const diffs = (Object.keys(NFT_MAPS) as (keyof AddressMaps)[]).map((k) => [NFT_MAPS[k], diffMap(want[k], live.maps[k])] as const);
-  for (const [name, d] of diffs) if (d.remove.length > 0) lines.push(`delete element ${NFT_TABLE} ${name} { ${d.remove.join(', ')} }`);
-  for (const [name, d] of diffs) if (d.add.size > 0) lines.push(`add element ${NFT_TABLE} ${name} { ${elements(d.add)} }`);
+export function planNftUpdate(wanted: NftWant, live: NftTableState | undefined, opts: NftMapOptions): string | undefined {
+  if (!live || !sameShape(live, opts)) return renderNftTable(wanted, opts);
+  const want = addressMaps(wanted);
+  const diffs = [
+    ...MAP_KEYS.map((k) => {
+      const d = diffMap(want[k], live.maps[k]);
+      return { name: NFT_MAPS[k], remove: d.remove, add: d.add.size > 0 ? elements(d.add) : '' };
+    }),
+    (() => {
+      const d = diffSet(want.nodes, live.maps.nodes);
+      return { name: NFT_NODES_SET, remove: d.remove, add: d.add.join(', ') };
+    })(),
+  ];
+  const lines = [
+    ...diffs.filter((d) => d.remove.length > 0).map((d) => `delete element ${NFT_TABLE} ${d.name} { ${d.remove.join(', ')} }`),
+    ...diffs.filter((d) => d.add !== '').map((d) => `add element ${NFT_TABLE} ${d.name} { ${d.add} }`),
+  ];
   return lines.length > 0 ? `${lines.join('\n')}\n` : undefined;
 }
 
@@ -182,16 +243,18 @@ export interface NftDrift {
   unexpected: string[];
 }
 
-export function diffNftTable(peers: readonly CrossVpcPeer[], live: NftTableState | undefined, opts: NftMapOptions): NftDrift {
-  const want = addressMaps(peers);
-  const empty: AddressMaps = { toPublic: new Map(), toPrivate: new Map() };
+export function diffNftTable(wanted: NftWant, live: NftTableState | undefined, opts: NftMapOptions): NftDrift {
+  const want = addressMaps(wanted);
+  const have = live?.maps ?? { toPublic: new Map(), toPrivate: new Map(), nodes: new Set<string>() };
   const drift: NftDrift = { table: !live ? 'missing' : sameShape(live, opts) ? 'current' : 'outdated', missing: [], unexpected: [] };
-  for (const k of Object.keys(NFT_MAPS) as (keyof AddressMaps)[]) {
-    const have = (live ?? { maps: empty }).maps[k];
-    const d = diffMap(want[k], have);
+  for (const k of MAP_KEYS) {
+    const d = diffMap(want[k], have[k]);
     drift.missing.push(...[...d.add].map(([a, b]) => `${NFT_MAPS[k]} ${a} : ${b}`));
-    drift.unexpected.push(...[...have].filter(([a, b]) => want[k].get(a) !== b).map(([a, b]) => `${NFT_MAPS[k]} ${a} : ${b}`));
+    drift.unexpected.push(...[...have[k]].filter(([a, b]) => want[k].get(a) !== b).map(([a, b]) => `${NFT_MAPS[k]} ${a} : ${b}`));
   }
+  const d = diffSet(want.nodes, have.nodes);
+  drift.missing.push(...d.add.map((a) => `${NFT_NODES_SET} ${a}`));
+  drift.unexpected.push(...d.remove.map((a) => `${NFT_NODES_SET} ${a}`));
   return drift;
 }
 

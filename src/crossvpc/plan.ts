@@ -9,7 +9,8 @@ import type { Spec } from '../spec/schema.js';
 import { checkCniAcrossVpcs } from './cni-support.js';
 import { hasLegacyNat, NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } from './legacy.js';
 import { METRICS_SERVER, metricsServerArgsPatch, pinAddressTypes, type MetricsServerFacts } from './metrics-server.js';
-import { mssForMtu, NFT_TABLE, planNftUpdate, renderNftRemoval, renderNftTable, type NftMapOptions, type NftTableState } from './nft.js';
+import { cniNeeds } from '../cni/index.js';
+import { mssForMtu, NFT_TABLE, planNftUpdate, renderNftRemoval, renderNftTable, type NftMapOptions, type NftTableState, type NftWant } from './nft.js';
 import { findNode, peersOutsideVpc, type CrossVpcPeer } from './peers.js';
 import { renderCrossVpcUnit } from './unit.js';
 
@@ -51,14 +52,20 @@ const listPeers = (peers: readonly CrossVpcPeer[]): string =>
 export const crossVpcPlanTitle = (spec: Spec, localNodeName: string, action: 'apply' | 'remove'): string =>
   `knit crossvpc ${action}: node ${localNodeName}, CNI ${spec.network.plugin}`;
 
-export const nftOptions = (spec: Spec): NftMapOptions => ({ mss: mssForMtu(spec.crossvpc.mtu) });
+export const nftOptions = (spec: Spec): NftMapOptions => ({ mss: mssForMtu(spec.crossvpc.mtu), overlay: cniNeeds(spec) });
+
+/** The local node's peers outside its VPC, and every node's addresses (the sources the overlay answers). */
+export function nftWant(spec: Spec, localNodeName: string): NftWant {
+  const nodes = new Set(spec.nodes.flatMap((n) => (n.publicIP ? [n.privateIP, n.publicIP] : [n.privateIP])));
+  return { peers: peersOutsideVpc(spec, localNodeName), nodes: [...nodes] };
+}
 
 /** The saved ruleset the boot unit loads: the whole table, with a header saying whose it is. */
 export function renderCrossVpcRulesFile(spec: Spec, localNodeName: string): string {
   const { node } = findNode(spec, localNodeName);
-  const peers = peersOutsideVpc(spec, localNodeName);
-  return renderNftTable(peers, nftOptions(spec), [
-    `knit cross-vpc address map for ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}): ${peers.length} peer(s) outside its VPC`,
+  const want = nftWant(spec, localNodeName);
+  return renderNftTable(want, nftOptions(spec), [
+    `knit cross-vpc address map for ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}): ${want.peers.length} peer(s) outside its VPC`,
     `Loaded at boot by ${CROSSVPC.unitName}: nft -f ${CROSSVPC.rulesFile}`,
   ]);
 }
@@ -82,11 +89,12 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
   if (peers.length === 0) return [];
   checkCniAcrossVpcs(spec);
   const opts = nftOptions(spec);
-  const payload = planNftUpdate(peers, facts.table, opts);
+  const want = nftWant(spec, localNodeName);
+  const payload = planNftUpdate(want, facts.table, opts);
   const steps: Step[] = [
     {
       id: 'crossvpc/map',
-      title: `Map ${peers.length} peer(s) outside the VPC to their public IPs (nftables table ${NFT_TABLE})`,
+      title: `Map ${peers.length} peer(s) outside the VPC to their public IPs; the overlay answers only the ${spec.nodes.length} nodes (nftables table ${NFT_TABLE})`,
       // the payload is computed from the live table: none when it already holds exactly this map
       effects: payload ? [{ kind: 'nft', table: NFT_TABLE, payload }] : [],
       note: `peers: ${listPeers(peers)}; TCP MSS to and from them clamped to ${opts.mss} (crossvpc.mtu ${spec.crossvpc.mtu})`,

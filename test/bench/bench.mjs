@@ -32,12 +32,13 @@ const caseFile = (name) => fileURLToPath(new URL(`../cases/${name}.yaml`, import
 for (const c of ['cross-vpc-flannel', 'calico-bgp-rr', 'terway-eni-policy'])
   ratio(`knit render (full bundle, ${c})`, wall(['node', knit, 'render', '--config', caseFile(c)]), 2.5);
 
-// Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, unit? } (absolute).
+// Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, note? } or a list of them (absolute).
 const here = new URL('.', import.meta.url);
 const absolute = [];
 for (const file of readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'bench.mjs')) {
   const mod = await import(new URL(file, here).href);
-  for (const [key, fn] of Object.entries(mod)) if (key.startsWith('bench') && typeof fn === 'function') absolute.push(await fn());
+  // a benchmark returns one result or several
+  for (const [key, fn] of Object.entries(mod)) if (key.startsWith('bench') && typeof fn === 'function') absolute.push(...[await fn()].flat());
 }
 
 console.log(`baseline: node -e 0 = ${baseline.toFixed(1)} ms (median of ${RUNS})`);

@@ -442,6 +442,17 @@ export async function flushKubeProxy(lab: Lab, ns: string): Promise<void> {
   await lab.run(ns, ['iptables-restore'], kept.join('\n'));
 }
 
+/** A host on the internet that is no node: it reaches nodes at their EIPs, like anyone else. */
+export const INTERNET_HOST = { ip: '198.51.100.66', gateway: '198.51.100.1' } as const;
+
+/** Adds INTERNET_HOST, wired to inet (the internet), and returns its namespace. */
+export async function addInternetHost(lab: Lab, net: ClusterLab): Promise<string> {
+  const ns = await lab.addNamespace('stranger');
+  await ipBatch(lab, net.inet, [`link add to-stranger type veth peer name eth0 netns ${ns}`, `addr add ${INTERNET_HOST.gateway}/${PREFIX} dev to-stranger`, 'link set to-stranger up']);
+  await ipBatch(lab, ns, [`addr add ${INTERNET_HOST.ip}/${PREFIX} dev eth0`, 'link set eth0 up', `route add default via ${INTERNET_HOST.gateway}`]);
+  return ns;
+}
+
 /** Builds the whole cluster: routers, nodes, pods, flannel and kube-proxy. */
 export async function buildClusterLab(lab: Lab): Promise<ClusterLab> {
   const named = async (prefix: string) =>
