@@ -127,7 +127,12 @@ async function readNodeAnnotation(exec: Exec, kubeconfig: string, node: string, 
 async function gatherApplyFacts(opts: Options, node: string, ctx: CommandContext): Promise<CrossVpcFacts> {
   const kubeconfig = await findKubeconfig(opts, ctx);
   const [table, legacy, metricsServer, flannelOverwrite] = await Promise.all([
-    readTableOrExplain(ctx.exec),
+    readTableOrExplain(ctx.exec).catch((e: Error) => {
+      // a dry run without root cannot read nftables: plan for a host without knit's table
+      if (!opts.dryRun) throw e;
+      ctx.out.note(`note: cannot read nftables here (${e.message.split('\n')[0]}); planning for a host without knit's table`);
+      return undefined;
+    }),
     readLegacyFacts(ctx),
     kubeconfig ? readMetricsServer(ctx.exec, kubeconfig, ctx.out.note) : undefined,
     kubeconfig ? readNodeAnnotation(ctx.exec, kubeconfig, node, CROSSVPC.flannelPublicIpAnnotation, ctx.out.note) : undefined,

@@ -61,9 +61,8 @@ export function nftWant(spec: Spec, localNodeName: string): NftWant {
 }
 
 /** The saved ruleset the boot unit loads: the whole table, with a header saying whose it is. */
-export function renderCrossVpcRulesFile(spec: Spec, localNodeName: string): string {
+export function renderCrossVpcRulesFile(spec: Spec, localNodeName: string, want = nftWant(spec, localNodeName)): string {
   const { node } = findNode(spec, localNodeName);
-  const want = nftWant(spec, localNodeName);
   return renderNftTable(want, nftOptions(spec), [
     `knit cross-vpc address map for ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''}): ${want.peers.length} peer(s) outside its VPC`,
     `Loaded at boot by ${CROSSVPC.unitName}: nft -f ${CROSSVPC.rulesFile}`,
@@ -85,11 +84,11 @@ function legacyStep(legacy: LegacyFacts): Step[] {
 
 /** No steps when the local node has no peers outside its VPC. */
 export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: CrossVpcFacts): Step[] {
-  const peers = peersOutsideVpc(spec, localNodeName);
+  const want = nftWant(spec, localNodeName);
+  const { peers } = want;
   if (peers.length === 0) return [];
   checkCniAcrossVpcs(spec);
   const opts = nftOptions(spec);
-  const want = nftWant(spec, localNodeName);
   const payload = planNftUpdate(want, facts.table, opts);
   const steps: Step[] = [
     {
@@ -105,7 +104,7 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
       id: 'crossvpc/persist',
       title: 'Save the map and the unit that loads it at boot',
       effects: [
-        { kind: 'file', path: CROSSVPC.rulesFile, content: renderCrossVpcRulesFile(spec, localNodeName), mode: 0o644 },
+        { kind: 'file', path: CROSSVPC.rulesFile, content: renderCrossVpcRulesFile(spec, localNodeName, want), mode: 0o644 },
         { kind: 'file', path: CROSSVPC.unitPath, content: renderCrossVpcUnit(), mode: 0o644 },
       ],
     },

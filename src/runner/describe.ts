@@ -34,7 +34,7 @@ function describeNftPayload(payload: string): string {
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const created = count(/^table \S+ \S+ \{/);
   const parts = [
-    created > 0 ? `${plural(created, 'table')} created or replaced, ${plural(elementsOf(/^\s*elements = /), 'map element')}` : '',
+    created > 0 ? `${plural(created, 'table')} created or replaced, ${plural(elementsOf(/^\s*elements = /), 'element')}` : '',
     count(/^delete table /) > created ? `${plural(count(/^delete table /) - created, 'table')} deleted` : '',
     count(/^add element /) ? `${plural(elementsOf(/^add element /), 'element')} added` : '',
     count(/^delete element /) ? `${plural(elementsOf(/^delete element /), 'element')} deleted` : '',
