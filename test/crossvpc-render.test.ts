@@ -257,7 +257,7 @@ describe('planCrossVpcApply', () => {
       "knit crossvpc apply
 
       [1/3] crossvpc/map — Map 1 peer(s) outside the VPC to their public IPs; the overlay answers only the 2 nodes (nftables table ip knit)
-            apply one nft transaction to table ip knit (1 table created or replaced, 6 map elements)
+            apply one nft transaction to table ip knit (1 table created or replaced, 6 elements)
             note: peers: worker (172.16.2.20 → 203.0.113.20); TCP MSS to and from them clamped to 1360 (crossvpc.mtu 1400)
       [2/3] crossvpc/persist — Save the map and the unit that loads it at boot
             write /etc/knit/crossvpc.nft (1335 bytes, mode 0644)
