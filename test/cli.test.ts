@@ -99,3 +99,19 @@ describe('exit codes', () => {
     expect((await knit(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
+
+describe('without root', () => {
+  const asNobody = process.getuid?.() === 0 ? it : it.skip;
+  if (process.getuid?.() !== 0) console.warn('[skipped] commands as a user that is not root: needs root to drop to one');
+  asNobody.each([
+    ['crossvpc', 'apply', '-f', fileURLToPath(new URL('./cases/cross-vpc-flannel.yaml', import.meta.url)), '--node-name', 'worker-1'],
+    ['crossvpc', 'remove'],
+    ['reset', '--yes'],
+  ])('knit %s %s … exits 2 saying it must run as root, before reading or changing anything', async (...args) => {
+    const { execa } = await import('execa');
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', KNIT_BIN, ...args],
+      { reject: false, env: { HOME: tmpdir(), KNIT_NO_CODE_CACHE: '1' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe('error: this changes the host and must run as root (use --dry-run to see the plan)');
+  });
+});

@@ -31,7 +31,7 @@ import { isIPv4, isPublicIPv4 } from '../spec/net.js';
 import type { Spec } from '../spec/schema.js';
 import { metadataClient } from './alicloud-facts.js';
 import type { CommandContext } from './context.js';
-import { executePlan } from './execute-plan.js';
+import { executePlan, requireRoot } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
 
@@ -162,6 +162,7 @@ async function runSteps(title: string, steps: Step[], opts: Options, ctx: Comman
 }
 
 async function apply(opts: Options, ctx: CommandContext): Promise<number> {
+  if (!opts.dryRun) requireRoot(ctx);
   const loaded = await specFromOptions(opts, ctx);
   const { localNode } = loaded;
   const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
@@ -186,6 +187,7 @@ export async function removeFacts(ctx: CommandContext): Promise<CrossVpcRemoveFa
 }
 
 async function remove(opts: Options, ctx: CommandContext): Promise<number> {
+  if (!opts.dryRun) requireRoot(ctx);
   const facts = await removeFacts(ctx);
   return runSteps('knit crossvpc remove', planCrossVpcRemove(facts), opts, ctx);
 }

@@ -45,6 +45,12 @@ class PreflightApplier implements EffectApplier {
   }
 }
 
+/** A command that changes the host says so before it reads or changes anything (exit 2). */
+export function requireRoot(ctx: Pick<CommandContext, 'files'>): void {
+  if (ctx.files.root === '/' && process.getuid?.() !== 0)
+    throw new UsageError('this changes the host and must run as root (use --dry-run to see the plan)');
+}
+
 /** Returns the step results, or undefined after a dry run (the plan was printed, nothing changed). */
 export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): Promise<StepResult[] | undefined> {
   const skip = new Set(o.skip ?? []);
@@ -56,8 +62,7 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
     else ctx.out.raw(formatPlan(o.title, o.steps, skip));
     return undefined;
   }
-  if (ctx.files.root === '/' && process.getuid?.() !== 0)
-    throw new UsageError(`this changes the host and must run as root (use --dry-run to see the plan)`);
+  requireRoot(ctx);
   if (o.confirm) {
     ctx.out.note(formatPlan(o.title, o.steps, skip));
     await confirmOrCancel(o.confirm, true);

@@ -5,7 +5,7 @@ import { planReset } from '../plan/reset.js';
 import type { CommandContext } from './context.js';
 import { removeFacts } from './crossvpc.js';
 import { confirmOrCancel } from '../ui/confirm.js';
-import { executePlan } from './execute-plan.js';
+import { executePlan, requireRoot } from './execute-plan.js';
 
 export interface ResetOptions {
   yes?: boolean;
@@ -15,6 +15,7 @@ export interface ResetOptions {
 }
 
 export async function run(opts: ResetOptions, ctx: CommandContext): Promise<number> {
+  if (!opts.dryRun) requireRoot(ctx);
   const crossVpc = await removeFacts(ctx).catch((e: Error) => {
     // a dry run without root cannot read nftables: plan as if knit's table were there
     if (!opts.dryRun) throw e;
