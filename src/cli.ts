@@ -82,7 +82,7 @@ export function buildProgram(): Command {
   const crossvpc = program
     .command('crossvpc')
     .description("the address map (nftables) that lets nodes in different VPCs reach each other's private IPs through their public IPs");
-  const crossvpcAction = (name: 'apply' | 'status' | 'remove') =>
+  const crossvpcAction = (name: 'apply' | 'status' | 'remove' | 'agent' | 'annotate') =>
     action(async () => {
       const { run } = await import('./commands/crossvpc.js');
       return (opts, ctx) => run(name, opts, ctx);
@@ -96,6 +96,17 @@ export function buildProgram(): Command {
   addSpecOptions(crossvpc.command('status').description('compare the live map and the saved ruleset with the spec (exit 1 when either drifted)')).action(
     crossvpcAction('status'),
   );
+  crossvpc
+    .command('agent')
+    .description("keep the map equal to the cluster's Nodes (their knit.dev/vpc label and knit.dev/public-ip annotation); runs as knit-crossvpc-agent.service")
+    .option('--duration <seconds>', 'stop after this many seconds (default: until SIGTERM)', (v) => Number(v))
+    .action(crossvpcAction('agent'));
+  addSkipOption(addDryRunOption(addSpecOptions(
+    crossvpc
+      .command('annotate')
+      .description('publish every spec node\'s VPC (label) and public IP (annotation) for the agents, on nodes that joined before knit set them')
+      .option('--kubeconfig <file>', 'an admin kubeconfig (default: $KUBECONFIG, admin.conf)'),
+  ))).action(crossvpcAction('annotate'));
   // the spec flags are accepted (and ignored) so that the apply command line, with remove for apply, works
   addSkipOption(addDryRunOption(addSpecOptions(crossvpc.command('remove').description("delete knit's table, boot unit and saved ruleset (and earlier versions' iptables chains)")))).action(
     crossvpcAction('remove'),

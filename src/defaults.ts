@@ -63,6 +63,23 @@ export const CROSSVPC = {
     inputChain: 'KNIT-CROSSVPC-IN',
     rulesFile: '/etc/knit/crossvpc.rules',
   },
+  /** What each node publishes for the others' maps: its VPC (a kubelet label) and its public IP (an annotation). */
+  vpcLabel: 'knit.dev/vpc',
+  publicIpAnnotation: 'knit.dev/public-ip',
+  /** The agent that keeps the map equal to the cluster's Nodes: its unit, its settings, its state. */
+  agent: {
+    unitName: 'knit-crossvpc-agent.service',
+    unitPath: '/etc/systemd/system/knit-crossvpc-agent.service',
+    configFile: '/etc/knit/crossvpc-agent.json',
+    stateFile: '/run/knit/crossvpc-agent.json',
+    /** Where `knit` is when the command that installs the unit cannot tell (render, dry runs). */
+    defaultCommand: '/usr/local/bin/knit',
+    /** A full resync however quiet the watch is; changes are applied as they come. */
+    resyncS: 60,
+    /** Changes that arrive together (a scaling group adding ten nodes) are applied together. */
+    debounceMs: 50,
+    backoffMaxS: 30,
+  },
   /** Earlier versions set this on every node with peers in other VPCs; knit now removes it. */
   flannelPublicIpAnnotation: 'flannel.alpha.coreos.com/public-ip-overwrite',
 } as const;

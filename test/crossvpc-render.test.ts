@@ -259,13 +259,17 @@ describe('planCrossVpcApply', () => {
       [1/3] crossvpc/map — Map 1 peer(s) outside the VPC to their public IPs; the overlay answers only the 2 nodes (nftables table ip knit)
             apply one nft transaction to table ip knit (1 table created or replaced, 6 elements)
             note: peers: worker (172.16.2.20 → 203.0.113.20); TCP MSS to and from them clamped to 1360 (crossvpc.mtu 1400)
-      [2/3] crossvpc/persist — Save the map and the unit that loads it at boot
+      [2/3] crossvpc/persist — Save the map, the unit that loads it at boot, and the agent that keeps it equal to the cluster
             write /etc/knit/crossvpc.nft (1335 bytes, mode 0644)
             write /etc/systemd/system/knit-crossvpc.service (559 bytes, mode 0644)
-      [3/3] crossvpc/boot — Enable knit-crossvpc.service
-            already done when \`systemctl is-enabled --quiet knit-crossvpc.service\` succeeds
+            write /etc/knit/crossvpc-agent.json (164 bytes, mode 0644)
+            write /etc/systemd/system/knit-crossvpc-agent.service (404 bytes, mode 0644)
+      [3/3] crossvpc/boot — Enable knit-crossvpc.service, and start knit-crossvpc-agent.service
+            already done when \`systemctl is-enabled --quiet knit-crossvpc.service\` succeeds and \`systemctl is-enabled --quiet knit-crossvpc-agent.service\` succeeds and \`systemctl is-active --quiet knit-crossvpc-agent.service\` succeeds
             run systemctl daemon-reload
             run systemctl enable knit-crossvpc.service
+            run systemctl enable --now knit-crossvpc-agent.service
+            note: until the API server answers, the map is the spec's; then knit-crossvpc-agent.service keeps it equal to the cluster's Nodes
       "
     `);
   });
@@ -357,7 +361,7 @@ describe('boot unit', () => {
 describe('planCrossVpcRemove', () => {
   it('removes only what exists', () => {
     const nat = parseLegacyNat(saved(['KNIT-CROSSVPC'], ['-A OUTPUT -j KNIT-CROSSVPC']));
-    expect(formatPlan('knit crossvpc remove', planCrossVpcRemove({ table: true, legacy: { nat, rulesFile: true }, unitInstalled: true }))).toMatchInlineSnapshot(`
+    expect(formatPlan('knit crossvpc remove', planCrossVpcRemove({ table: true, legacy: { nat, rulesFile: true }, unitInstalled: true, agentInstalled: true }))).toMatchInlineSnapshot(`
       "knit crossvpc remove
 
       [1/4] crossvpc/map — Delete the nftables table ip knit
@@ -365,14 +369,18 @@ describe('planCrossVpcRemove', () => {
       [2/4] crossvpc/legacy — Remove what earlier knit versions used instead (iptables nat KNIT-CROSSVPC, KNIT-CROSSVPC-IN)
             apply one iptables-restore --noflush transaction (1 rule deleted, 1 chain deleted)
             remove /etc/knit/crossvpc.rules
-      [3/4] crossvpc/boot — Disable knit-crossvpc.service
+      [3/4] crossvpc/boot — Disable knit-crossvpc.service and stop knit-crossvpc-agent.service
+            run systemctl disable --now knit-crossvpc-agent.service
             run systemctl disable knit-crossvpc.service
-      [4/4] crossvpc/persist — Remove the saved map and the boot unit
+      [4/4] crossvpc/persist — Remove the saved map, the boot unit and the agent
             remove /etc/systemd/system/knit-crossvpc.service
             remove /etc/knit/crossvpc.nft
+            remove /etc/systemd/system/knit-crossvpc-agent.service
+            remove /etc/knit/crossvpc-agent.json
+            remove /run/knit/crossvpc-agent.json
       "
     `);
-    const nothing = planCrossVpcRemove({ table: false, legacy: NO_LEGACY_FACTS, unitInstalled: false });
-    expect(nothing.map((s) => [s.id, s.effects.length])).toEqual([['crossvpc/map', 0], ['crossvpc/boot', 0], ['crossvpc/persist', 2]]); // file removals are no-ops when absent
+    const nothing = planCrossVpcRemove({ table: false, legacy: NO_LEGACY_FACTS, unitInstalled: false, agentInstalled: false });
+    expect(nothing.map((s) => [s.id, s.effects.length])).toEqual([['crossvpc/map', 0], ['crossvpc/boot', 0], ['crossvpc/persist', 5]]); // file removals are no-ops when absent
   });
 });

@@ -47,7 +47,7 @@ describe('knit init', () => {
     expect(await readFile(join(root, 'root/.kube/config'), 'utf8')).toBe(await readFile(join(root, 'etc/kubernetes/admin.conf'), 'utf8'));
     expect(r.stdout).toMatch(JOIN_LINE);
     // progress names kubeadm's phases; the certificate key is never shown unless asked
-    expect(r.stderr).toContain('[6/10] Initialize the control plane (kubeadm init): done');
+    expect(r.stderr).toContain('[6/11] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
     const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
     expect(`${r.stdout}${r.stderr}`).not.toContain(key);
@@ -101,7 +101,7 @@ describe('knit init', () => {
     expect(doc.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped',
       'crossvpc/map:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'kubeadm/config:applied',
-      'kubeadm/init:applied', 'kubeconfig:applied',
+      'kubeadm/init:applied', 'kubeconfig:applied', 'crossvpc/annotate:skipped',
       'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
@@ -187,7 +187,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
     expect(first.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped',
       'crossvpc/map:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'kubeadm/config:applied',
-      'kubeadm/init:applied', 'kubeconfig:applied',
+      'kubeadm/init:applied', 'kubeconfig:applied', 'crossvpc/annotate:applied',
       'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     const loaded = await table();
@@ -195,6 +195,9 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
     expect(await readFile(join(root, 'etc/knit/crossvpc.nft'), 'utf8')).toContain('table ip knit {');
     expect(await calls()).toContain('systemctl enable knit-crossvpc.service');
     expect((await calls()).some((c) => c.includes('public-ip-overwrite'))).toBe(false);
+    // published for the other nodes' agents, once registered
+    expect(await calls()).toContain(`kubectl --kubeconfig ${root}/etc/kubernetes/admin.conf annotate --overwrite node master-1 knit.dev/public-ip=203.0.113.10`);
+    expect(await calls()).toContain('systemctl enable --now knit-crossvpc-agent.service');
     // the map is in place before kubeadm runs (a control plane joining across VPCs dials etcd peers' private IPs)
     const ids = first.steps.map((s) => s.id);
     expect(ids.indexOf('crossvpc/map')).toBeLessThan(ids.indexOf('kubeadm/init'));
@@ -203,7 +206,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
     expect(again.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped',
       'crossvpc/map:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'kubeadm/config:unchanged',
-      'kubeadm/init:already-done', 'kubeconfig:unchanged',
+      'kubeadm/init:already-done', 'kubeconfig:unchanged', 'crossvpc/annotate:unchanged',
       'cni/apply:already-done', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
     ]);
     expect(await table()).toBe(loaded);

@@ -3,9 +3,10 @@
  * other's private IPs through their public IPs. Reads host facts, plans (pure, src/crossvpc), then
  * prints the plan (--dry-run) or runs it.
  */
+import { realpathSync } from 'node:fs';
 import { NO_LEGACY } from '../crossvpc/legacy.js';
 import { METRICS_SERVER, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
-import { diffNftTable, nftInSync } from '../crossvpc/nft.js';
+import { diffNftTable, nftInSync, renderNftTable } from '../crossvpc/nft.js';
 import { findNode, needsPublicIp, peersOutsideVpc } from '../crossvpc/peers.js';
 import {
   crossVpcPlanTitle,
@@ -14,7 +15,7 @@ import {
   nftWant,
   planCrossVpcApply,
   planCrossVpcRemove,
-  renderCrossVpcRulesFile,
+  planCrossVpcAnnotate,
   type CrossVpcFacts,
   type CrossVpcRemoveFacts,
   type LegacyFacts,
@@ -34,8 +35,9 @@ import type { CommandContext } from './context.js';
 import { executePlan, requireRoot } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
+import type { AgentOptions, AgentState } from './crossvpc-agent.js';
 
-export type CrossVpcAction = 'apply' | 'status' | 'remove';
+export type CrossVpcAction = 'apply' | 'status' | 'remove' | 'agent' | 'annotate';
 
 export interface CrossVpcOptions {
   /** Step ids (or groups) not to run. */
@@ -44,7 +46,7 @@ export interface CrossVpcOptions {
   kubeconfig?: string;
 }
 
-type Options = CrossVpcOptions & SpecOptions & { dryRun?: boolean };
+type Options = CrossVpcOptions & SpecOptions & AgentOptions & { dryRun?: boolean };
 
 const OWNER = 'crossvpc';
 
@@ -108,7 +110,7 @@ export async function hostCrossVpcFacts(spec: Spec, node: string, ctx: CommandCo
   if (peersOutsideVpc(spec, node).length === 0) return undefined;
   try {
     const [table, legacy] = await Promise.all([readKnitTable(ctx.exec), readLegacyFacts(ctx)]);
-    return { ...(table ? { table } : {}), legacy };
+    return { ...(table ? { table } : {}), legacy, knitCommand: knitCommand() };
   } catch (e) {
     ctx.out.note(`note: cannot read nftables here (${(e as Error).message.split('\n')[0]}); planning for a fresh host`);
     return OFFLINE_CROSSVPC_FACTS;
@@ -122,6 +124,16 @@ async function readNodeAnnotation(exec: Exec, kubeconfig: string, node: string, 
   if (r.exitCode !== 0) return void note(`could not read node ${node} (${r.stderr.trim().split('\n')[0]}); its annotations are left as they are`);
   if (r.stdout.trim() === '') return undefined;
   return (JSON.parse(r.stdout) as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.[key];
+}
+
+/**
+ * How systemd starts this knit: the single-file build is its own executable; otherwise node runs the
+ * script it was started with (a global npm install's bin, or a clone's bin/knit.js).
+ */
+export function knitCommand(): string[] {
+  const script = process.argv[1];
+  if (!script || script === process.execPath || !/(^|\/)knit(\.js)?$/.test(script)) return [process.execPath];
+  return [process.execPath, realpathSync(script)];
 }
 
 async function gatherApplyFacts(opts: Options, node: string, ctx: CommandContext): Promise<CrossVpcFacts> {
@@ -140,6 +152,7 @@ async function gatherApplyFacts(opts: Options, node: string, ctx: CommandContext
   return {
     ...(table ? { table } : {}),
     legacy,
+    knitCommand: knitCommand(),
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(metricsServer ? { metricsServer } : {}),
     ...(flannelOverwrite !== undefined ? { flannelOverwrite } : {}),
@@ -177,13 +190,14 @@ async function apply(opts: Options, ctx: CommandContext): Promise<number> {
 }
 
 export async function removeFacts(ctx: CommandContext): Promise<CrossVpcRemoveFacts> {
-  const [table, legacy, unitInstalled] = await Promise.all([
+  const [table, legacy, unitInstalled, agentInstalled] = await Promise.all([
     // without nft there is no table knit could have loaded
     readKnitTable(ctx.exec).then((t) => t !== undefined, (e: unknown) => (e instanceof CommandNotFoundError ? false : Promise.reject(e))),
     readLegacyFacts(ctx),
     ctx.files.exists(CROSSVPC.unitPath),
+    ctx.files.exists(CROSSVPC.agent.unitPath),
   ]);
-  return { table, legacy, unitInstalled };
+  return { table, legacy, unitInstalled, agentInstalled };
 }
 
 async function remove(opts: Options, ctx: CommandContext): Promise<number> {
@@ -193,27 +207,65 @@ async function remove(opts: Options, ctx: CommandContext): Promise<number> {
 }
 
 /**
- * Exit 0 when the live map is exactly what the spec asks for and the saved ruleset would restore it
- * at boot; 1 when either drifted, is missing, or an earlier version's iptables rules are still saved.
+ * `knit crossvpc annotate`: what each node of the spec publishes for the agents (its VPC label and its
+ * public IP annotation), set with an admin kubeconfig on nodes that joined before knit set them.
+ */
+async function annotate(opts: Options, ctx: CommandContext): Promise<number> {
+  const { spec } = await specFromOptions(opts, ctx);
+  const kubeconfig = await findKubeconfig(opts, ctx);
+  const steps = planCrossVpcAnnotate(spec, kubeconfig ?? PATHS.adminConf);
+  return runSteps('knit crossvpc annotate', steps, opts, ctx, kubeconfig);
+}
+
+/** Two renderings of the table are the same ruleset when they differ only in their comment lines. */
+const sameRuleset = (a: string, b: string): boolean => {
+  const strip = (t: string) => t.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  return strip(a) === strip(b);
+};
+
+async function readAgentState(ctx: CommandContext): Promise<AgentState | undefined> {
+  const text = await ctx.files.read(CROSSVPC.agent.stateFile);
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as AgentState);
+  } catch {
+    return undefined; // being written: the next status reads it
+  }
+}
+
+/**
+ * Exit 0 when the live map is exactly what its source asks for (the agent's last view of the cluster
+ * when an agent runs, else the spec) and the saved ruleset would restore it at boot; 1 when either
+ * drifted or is missing, or when an earlier version's iptables rules are still saved.
  */
 async function status(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = await specFromOptions(opts, ctx);
   const { localNode } = loaded;
   const spec = await withDetectedPublicIp(loaded.spec, localNode, ctx);
   const { node } = findNode(spec, localNode);
-  const peers = peersOutsideVpc(spec, localNode);
-  const [table, saved, legacy] = await Promise.all([
+  const [table, saved, legacy, agent] = await Promise.all([
     readTableOrExplain(ctx.exec),
     ctx.files.read(CROSSVPC.rulesFile),
     ctx.files.exists(CROSSVPC.legacy.rulesFile),
+    readAgentState(ctx),
   ]);
-  const drift = diffNftTable(nftWant(spec, localNode), table, nftOptions(spec));
-  const want = peers.length > 0;
-  const rulesFile = saved === undefined ? 'missing' : want && saved === renderCrossVpcRulesFile(spec, localNode) ? 'current' : 'outdated';
+  const source = agent ? 'cluster' : 'spec';
+  const wanted = agent?.want ?? nftWant(spec, localNode);
+  const { peers } = wanted;
+  const opts_ = nftOptions(spec);
+  const drift = diffNftTable(wanted, table, opts_);
+  const want = source === 'cluster' || peers.length > 0;
+  const rulesFile = saved === undefined ? 'missing' : want && sameRuleset(saved, renderNftTable(wanted, opts_)) ? 'current' : 'outdated';
   const live = want ? nftInSync(drift) : drift.table === 'missing';
   const ok = live && rulesFile === (want ? 'current' : 'missing') && !legacy;
-  ctx.out.json({ node: { name: node.name, privateIP: node.privateIP, publicIP: node.publicIP }, peers, inSync: ok, ...drift, rulesFile, legacyRules: legacy });
+  ctx.out.json({
+    node: { name: node.name, privateIP: node.privateIP, publicIP: node.publicIP }, source, peers, inSync: ok, ...drift, rulesFile, legacyRules: legacy,
+    ...(agent ? { agent: { lastSync: agent.lastSync, watched: agent.watched, skipped: agent.skipped } } : {}),
+  });
   ctx.out.line(`node ${node.name} (private ${node.privateIP}${node.publicIP ? `, public ${node.publicIP}` : ''})`);
+  ctx.out.line(agent
+    ? `source: the cluster's Nodes (${CROSSVPC.agent.unitName}: last sync ${agent.lastSync}, ${agent.watched} node(s) watched)`
+    : `source: the spec (no agent has synced on this node)`);
+  for (const s of agent?.skipped ?? []) ctx.out.line(`  skipped ${s.node}: ${s.reason}; fix: ${s.fix}`);
   ctx.out.line(`peers outside its VPC: ${peers.length}`);
   for (const p of peers) ctx.out.line(`  ${p.name}  ${p.privateIP} -> ${p.publicIP}`);
   const what = `nftables table ${CROSSVPC.nftFamily} ${CROSSVPC.nftTable}`;
@@ -229,6 +281,10 @@ async function status(opts: Options, ctx: CommandContext): Promise<number> {
 
 export async function run(action: CrossVpcAction, opts: Options, ctx: CommandContext): Promise<number> {
   switch (action) {
+    case 'agent':
+      return (await import('./crossvpc-agent.js')).runAgent(opts, ctx);
+    case 'annotate':
+      return annotate(opts, ctx);
     case 'apply':
       return apply(opts, ctx);
     case 'status':

@@ -20,7 +20,7 @@ export async function run(opts: ResetOptions, ctx: CommandContext): Promise<numb
     // a dry run without root cannot read nftables: plan as if knit's table were there
     if (!opts.dryRun) throw e;
     ctx.out.note(`note: cannot read nftables here (${e.message.split('\n')[0]}); showing the full removal`);
-    return { table: true, legacy: NO_LEGACY_FACTS, unitInstalled: true };
+    return { table: true, legacy: NO_LEGACY_FACTS, unitInstalled: true, agentInstalled: true };
   });
   const steps = planReset({ home: ctx.env.HOME ?? '/root', removeKubeconfig: opts.kubeconfig === true, crossVpc });
   const title = 'knit reset: remove Kubernetes from this node';

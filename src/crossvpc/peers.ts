@@ -19,7 +19,13 @@ export interface CrossVpcPeer {
   publicIP: string;
 }
 
-export const sameVpc = (a: NodeSpec, b: NodeSpec): boolean =>
+/** What the VPC rule looks at: a spec node, or a Node of the cluster (its knit.dev/vpc label, its InternalIP). */
+export interface VpcMember {
+  vpc?: string;
+  privateIP: string;
+}
+
+export const sameVpc = (a: VpcMember, b: VpcMember): boolean =>
   a.vpc !== undefined || b.vpc !== undefined
     ? a.vpc === b.vpc
     : sameSubnet(a.privateIP, b.privateIP, UNLABELLED_VPC_PREFIX);

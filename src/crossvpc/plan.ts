@@ -3,7 +3,7 @@
  * nftables table, what earlier versions left, metrics-server's args) in, steps with their effects as
  * data out.
  */
-import { CROSSVPC } from '../defaults.js';
+import { CROSSVPC, PATHS } from '../defaults.js';
 import type { Effect, Step } from '../runner/types.js';
 import type { Spec } from '../spec/schema.js';
 import { checkCniAcrossVpcs } from './cni-support.js';
@@ -11,8 +11,8 @@ import { hasLegacyNat, NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } 
 import { METRICS_SERVER, metricsServerArgsPatch, pinAddressTypes, type MetricsServerFacts } from './metrics-server.js';
 import { cniNeeds } from '../cni/index.js';
 import { mssForMtu, NFT_TABLE, planNftUpdate, renderNftRemoval, renderNftTable, type NftMapOptions, type NftTableState, type NftWant } from './nft.js';
-import { findNode, peersOutsideVpc, type CrossVpcPeer } from './peers.js';
-import { renderCrossVpcUnit } from './unit.js';
+import { findNode, hasPeersOutsideVpc, peersOutsideVpc, type CrossVpcPeer } from './peers.js';
+import { renderAgentUnit, renderCrossVpcUnit } from './unit.js';
 
 /** What earlier knit versions left on the host: iptables nat chains and their saved rules file. */
 export interface LegacyFacts {
@@ -32,6 +32,8 @@ export interface CrossVpcFacts {
   metricsServer?: MetricsServerFacts;
   /** The local node's flannel public-ip-overwrite annotation, which earlier versions set (needs kubeconfig). */
   flannelOverwrite?: string;
+  /** How systemd starts knit (the agent's unit); default CROSSVPC.agent.defaultCommand. */
+  knitCommand?: string[];
 }
 
 export interface CrossVpcRemoveFacts {
@@ -40,6 +42,8 @@ export interface CrossVpcRemoveFacts {
   legacy: LegacyFacts;
   /** Whether the boot unit file exists (only then is there something to disable). */
   unitInstalled: boolean;
+  /** Whether the agent's unit file exists. */
+  agentInstalled: boolean;
 }
 
 const systemctl = (...args: string[]): Effect => ({ kind: 'exec', argv: ['systemctl', ...args] });
@@ -68,6 +72,10 @@ export function renderCrossVpcRulesFile(spec: Spec, localNodeName: string, want 
     `Loaded at boot by ${CROSSVPC.unitName}: nft -f ${CROSSVPC.rulesFile}`,
   ]);
 }
+
+/** The agent's settings: the node it runs on, the kubelet's kubeconfig, and the table's shape. */
+export const renderAgentConfig = (node: string, opts: NftMapOptions): string =>
+  `${JSON.stringify({ node, kubeconfig: PATHS.kubeletConf, mss: opts.mss, overlay: opts.overlay.map(({ protocol, number }) => ({ protocol, number })) }, null, 2)}\n`;
 
 /** Removes the iptables chains and the file of earlier versions; none when there is nothing of them. */
 function legacyStep(legacy: LegacyFacts): Step[] {
@@ -102,17 +110,28 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
     ...legacyStep(facts.legacy),
     {
       id: 'crossvpc/persist',
-      title: 'Save the map and the unit that loads it at boot',
+      title: 'Save the map, the unit that loads it at boot, and the agent that keeps it equal to the cluster',
       effects: [
         { kind: 'file', path: CROSSVPC.rulesFile, content: renderCrossVpcRulesFile(spec, localNodeName, want), mode: 0o644 },
         { kind: 'file', path: CROSSVPC.unitPath, content: renderCrossVpcUnit(), mode: 0o644 },
+        { kind: 'file', path: CROSSVPC.agent.configFile, content: renderAgentConfig(localNodeName, opts), mode: 0o644 },
+        { kind: 'file', path: CROSSVPC.agent.unitPath, content: renderAgentUnit(facts.knitCommand ?? [CROSSVPC.agent.defaultCommand]), mode: 0o644 },
       ],
     },
     {
       id: 'crossvpc/boot',
-      title: `Enable ${CROSSVPC.unitName}`,
-      doneWhen: { kind: 'exec-ok', argv: ['systemctl', 'is-enabled', '--quiet', CROSSVPC.unitName] },
-      effects: [systemctl('daemon-reload'), systemctl('enable', CROSSVPC.unitName)],
+      title: `Enable ${CROSSVPC.unitName}, and start ${CROSSVPC.agent.unitName}`,
+      doneWhen: {
+        kind: 'all',
+        // one unit per probe: given several, systemctl answers whether ANY is enabled (or active)
+        probes: [
+          { kind: 'exec-ok', argv: ['systemctl', 'is-enabled', '--quiet', CROSSVPC.unitName] },
+          { kind: 'exec-ok', argv: ['systemctl', 'is-enabled', '--quiet', CROSSVPC.agent.unitName] },
+          { kind: 'exec-ok', argv: ['systemctl', 'is-active', '--quiet', CROSSVPC.agent.unitName] },
+        ],
+      },
+      effects: [systemctl('daemon-reload'), systemctl('enable', CROSSVPC.unitName), systemctl('enable', '--now', CROSSVPC.agent.unitName)],
+      note: `until the API server answers, the map is the spec's; then ${CROSSVPC.agent.unitName} keeps it equal to the cluster's Nodes`,
     },
   ];
   if (facts.flannelOverwrite !== undefined && facts.kubeconfig)
@@ -155,17 +174,54 @@ export function planCrossVpcRemove(facts: CrossVpcRemoveFacts): Step[] {
     ...legacyStep(facts.legacy),
     {
       id: 'crossvpc/boot',
-      title: `Disable ${CROSSVPC.unitName}`,
-      effects: facts.unitInstalled ? [systemctl('disable', CROSSVPC.unitName)] : [],
+      title: `Disable ${CROSSVPC.unitName} and stop ${CROSSVPC.agent.unitName}`,
+      effects: [
+        // the agent first: it would load the table again
+        ...(facts.agentInstalled ? [systemctl('disable', '--now', CROSSVPC.agent.unitName)] : []),
+        ...(facts.unitInstalled ? [systemctl('disable', CROSSVPC.unitName)] : []),
+      ],
     },
     {
       id: 'crossvpc/persist',
-      title: 'Remove the saved map and the boot unit',
+      title: 'Remove the saved map, the boot unit and the agent',
       // no daemon-reload: `systemctl disable` already reloaded, and a removed inactive unit is gone at the next one
       effects: [
         { kind: 'remove', path: CROSSVPC.unitPath },
         { kind: 'remove', path: CROSSVPC.rulesFile },
+        { kind: 'remove', path: CROSSVPC.agent.unitPath },
+        { kind: 'remove', path: CROSSVPC.agent.configFile },
+        { kind: 'remove', path: CROSSVPC.agent.stateFile },
       ],
     },
   ];
+}
+
+/**
+ * What this node publishes for every node's agent, once registered: its public IP (an annotation; the
+ * kubelet may change its own Node). Its VPC is a kubelet label, set at registration.
+ */
+export function crossVpcAnnotateStep(spec: Spec, localNodeName: string): Step[] {
+  const { node } = findNode(spec, localNodeName);
+  if (!node.publicIP || !hasPeersOutsideVpc(spec, node)) return [];
+  return [
+    {
+      id: 'crossvpc/annotate',
+      title: `Publish ${node.name}'s public IP for the other nodes' maps (${CROSSVPC.publicIpAnnotation})`,
+      effects: [{ kind: 'kube-annotate', node: node.name, annotations: { [CROSSVPC.publicIpAnnotation]: node.publicIP } }],
+    },
+  ];
+}
+
+/** `knit crossvpc annotate`: every node of the spec gets its VPC label and public IP annotation. */
+export function planCrossVpcAnnotate(spec: Spec, kubeconfig: string): Step[] {
+  return spec.nodes.map((n) => ({
+    id: `crossvpc/annotate/${n.name}`,
+    title: `Publish ${n.name}'s VPC and public IP`,
+    effects: [
+      ...(n.publicIP ? [{ kind: 'kube-annotate' as const, node: n.name, annotations: { [CROSSVPC.publicIpAnnotation]: n.publicIP } }] : []),
+      ...(n.vpc
+        ? [{ kind: 'exec' as const, argv: ['kubectl', '--kubeconfig', kubeconfig, 'label', '--overwrite', 'node', n.name, `${CROSSVPC.vpcLabel}=${n.vpc}`] as [string, ...string[]] }]
+        : []),
+    ],
+  }));
 }

@@ -27,3 +27,24 @@ export function renderCrossVpcUnit(): string {
     '',
   ].join('\n');
 }
+
+/** The agent's unit: a long-running watch, restarted whatever happens to it, started before kubelet. */
+export function renderAgentUnit(knitCommand: readonly string[]): string {
+  return [
+    `# Written by knit: keeps ${CROSSVPC.rulesFile} and the live map equal to the cluster's Nodes.`,
+    '[Unit]',
+    "Description=knit cross-VPC agent (the address map follows the cluster's Nodes)",
+    'Wants=network-online.target',
+    `After=network-online.target ${CROSSVPC.unitName}`,
+    'Before=kubelet.service',
+    '',
+    '[Service]',
+    `ExecStart=${[...knitCommand, 'crossvpc', 'agent'].join(' ')}`,
+    'Restart=always',
+    'RestartSec=5',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}

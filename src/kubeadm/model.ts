@@ -3,7 +3,7 @@
  * pure code; the per-version builders only decide the shape.
  */
 import { cniNodeLabels } from '../cni/index.js';
-import { KUBERNETES } from '../defaults.js';
+import { CROSSVPC, KUBERNETES } from '../defaults.js';
 import { parseVersion, type NodeSpec, type Spec } from '../spec/schema.js';
 
 export interface NodeRegistration {
@@ -55,7 +55,9 @@ export function buildModel(spec: Spec): KubeadmModel {
  */
 export const nodeRegistration = (spec: Spec, node: NodeSpec): NodeRegistration => {
   // labels the CNI needs on the node from the start (Terway's exclusive ENI, hybrid sides, route reflectors)
-  const labels = Object.entries({ ...ecsTopologyLabels(spec, node), ...cniNodeLabels(spec, node) }).map(([k, v]) => `${k}=${v}`);
+  // and its VPC, which every node's cross-VPC agent reads (a kubelet may set a knit.dev label on itself)
+  const vpc = node.vpc ? { [CROSSVPC.vpcLabel]: node.vpc } : {};
+  const labels = Object.entries({ ...ecsTopologyLabels(spec, node), ...cniNodeLabels(spec, node), ...vpc }).map(([k, v]) => `${k}=${v}`);
   const region = spec.alicloud?.region;
   return {
     name: node.name,

@@ -3,7 +3,7 @@
  * in, the steps (with their effects as data) out.
  */
 import { cniNodeAnnotations, formatNeed, type RenderedCni } from '../cni/index.js';
-import { NO_LEGACY_FACTS, planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
+import { crossVpcAnnotateStep, NO_LEGACY_FACTS, planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
 import { CNI, PATHS } from '../defaults.js';
 import { renderInitConfig } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
@@ -113,6 +113,7 @@ export const planInit = (ctx: InitContext): Step[] => [
   kubeadmConfigStep(ctx),
   kubeadmInitStep(),
   kubeconfigStep(ctx),
+  ...crossVpcAnnotateStep(ctx.spec, ctx.node.name),
   ...cniSteps(ctx),
   ...cniAnnotateStep(ctx),
   waitReadyStep(ctx),

@@ -1,6 +1,6 @@
 /** `knit join` phases: the filled JoinConfiguration, then kubeadm join, then wait for Ready. */
 import { PATHS } from '../defaults.js';
-import type { CrossVpcFacts } from '../crossvpc/plan.js';
+import { crossVpcAnnotateStep, type CrossVpcFacts } from '../crossvpc/plan.js';
 import { fillJoinConfiguration, renderJoinConfig, type JoinSecrets } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
 import { cniAnnotateStep, crossVpcSteps, preflightStep } from './init.js';
@@ -32,6 +32,7 @@ export const planJoin = ({ spec, node, secrets, crossVpc }: JoinContext): Step[]
     doneWhen: { kind: 'file-exists', path: PATHS.kubeletConf },
     effects: [{ kind: 'exec', argv: ['kubeadm', 'join', '--config', KUBEADM_JOIN_CONFIG], logFile: KUBEADM_JOIN_LOG }],
   },
+  ...crossVpcAnnotateStep(spec, node.name),
   ...cniAnnotateStep({ spec, node }),
 ];
 

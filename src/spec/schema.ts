@@ -126,7 +126,10 @@ export const nodeSchema = z
     privateIP: ipv4,
     publicIP: publicIPv4.optional(),
     /** Nodes with the same vpc label reach each other privately; unlabelled nodes are grouped by /24. */
-    vpc: z.string().min(1).optional(),
+    vpc: z
+      .string()
+      .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a label value (up to 63 letters, digits, "-", "_", "."; alphanumeric at both ends), such as vpc-bp1abc')
+      .optional(),
     /** Hybrid clusters: a node outside Alibaba Cloud, which runs network.hybrid.externalPlugin instead of Terway. */
     external: z.boolean().optional(),
     /** ECS facts (detected from the metadata service): kubelet's provider-id and topology labels. */
