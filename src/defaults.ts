@@ -57,6 +57,8 @@ export const CROSSVPC = {
   /** Hooks of the two chains: after all NAT on the way out, before conntrack (-200) on the way in. */
   outPriority: 300,
   inPriority: -310,
+  /** Connections dialled to a peer's public IP are DNATed to its private IP where NAT does it (dstnat). */
+  dnatPriority: -100,
   /** What earlier knit versions (iptables nat DNAT/SNAT) left, removed by apply and remove. */
   legacy: {
     chain: 'KNIT-CROSSVPC',
@@ -79,6 +81,8 @@ export const CROSSVPC = {
     /** Changes that arrive together (a scaling group adding ten nodes) are applied together. */
     debounceMs: 50,
     backoffMaxS: 30,
+    /** The apiserver sends a watch bookmark about every minute: silence this long means a dead connection. */
+    watchSilentS: 180,
   },
   /** Earlier versions set this on every node with peers in other VPCs; knit now removes it. */
   flannelPublicIpAnnotation: 'flannel.alpha.coreos.com/public-ip-overwrite',

@@ -151,6 +151,10 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
     expect(await sourceSeenBy(hostnet, net.nodes.cp, NODES.w2.privateIP, remoteHostnet.endpoint.port)).toBe(NODES.cp.privateIP);
     // a Service whose endpoint is a hostNetwork pod on a node in a third VPC
     expect(await sourceSeenBy(hostnet, net.pods.w1, remoteHostnet.clusterIP, remoteHostnet.port)).toBe(NODES.w1.privateIP);
+    // the control plane's public endpoint, as kubelets and kubeadm dial it (replies from a mapped peer's
+    // public IP must still reach the socket that dialled it): host and pod, the apiserver sees private IPs
+    expect(await sourceSeenBy(apiserver, net.nodes.w1, NODES.cp.publicIP, kubernetes.endpoint.port)).toBe(NODES.w1.privateIP);
+    expect(await sourceSeenBy(apiserver, net.pods.w2, NODES.cp.publicIP, kubernetes.endpoint.port)).toBe(NODES.w2.privateIP);
     // the same VPC stays private and direct
     expect(await sourceSeenBy(kubelet.w3, net.nodes.cp, NODES.w3.privateIP, KUBELET_PORT)).toBe(NODES.cp.privateIP);
   }

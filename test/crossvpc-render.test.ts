@@ -104,6 +104,14 @@ describe('the nftables map', () => {
       		tcp flags syn ip saddr @peer_private tcp option maxseg size > 1360 tcp option maxseg size set 1360 comment "knit: clamp the TCP MSS to 1360 from mapped peers"
       		ip saddr set ip saddr map @peer_private comment "knit: a peer public IP becomes its private IP"
       	}
+      	chain output_nat {
+      		type nat hook output priority -100; policy accept;
+      		dnat to ip daddr map @peer_private comment "knit: a connection to a peer's public IP goes to its private IP"
+      	}
+      	chain prerouting_nat {
+      		type nat hook prerouting priority -100; policy accept;
+      		dnat to ip daddr map @peer_private comment "knit: a connection to a peer's public IP goes to its private IP"
+      	}
       }
       "
     `);
@@ -260,7 +268,7 @@ describe('planCrossVpcApply', () => {
             apply one nft transaction to table ip knit (1 table created or replaced, 6 elements)
             note: peers: worker (172.16.2.20 → 203.0.113.20); TCP MSS to and from them clamped to 1360 (crossvpc.mtu 1400)
       [2/3] crossvpc/persist — Save the map, the unit that loads it at boot, and the agent that keeps it equal to the cluster
-            write /etc/knit/crossvpc.nft (1335 bytes, mode 0644)
+            write /etc/knit/crossvpc.nft (1717 bytes, mode 0644)
             write /etc/systemd/system/knit-crossvpc.service (559 bytes, mode 0644)
             write /etc/knit/crossvpc-agent.json (164 bytes, mode 0644)
             write /etc/systemd/system/knit-crossvpc-agent.service (404 bytes, mode 0644)

@@ -121,7 +121,7 @@ export async function runAgent(opts: AgentOptions, ctx: CommandContext): Promise
     change: schedule,
     listed: schedule,
     error: (e, retryInS) => log(`the API server did not answer (${e.message.split('\n')[0]}); the table keeps its last state; retrying in ${retryInS}s`),
-  }, CROSSVPC.agent.backoffMaxS);
+  }, { backoffMaxS: CROSSVPC.agent.backoffMaxS, silentS: Number(ctx.env.KNIT_AGENT_WATCH_SILENT_S ?? CROSSVPC.agent.watchSilentS) });
   if (again) (again = false), schedule(); // events that came while the watch was starting
   const resync = setInterval(schedule, CROSSVPC.agent.resyncS * 1000);
 

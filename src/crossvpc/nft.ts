@@ -56,7 +56,9 @@ const describePort = (p: OverlayPort): string => (p.protocol === 'ip' ? `IP prot
 const matchPort = (p: OverlayPort): string => (p.protocol === 'ip' ? `ip protocol ${p.number}` : `${p.protocol} dport ${p.number}`);
 
 interface Chain {
-  name: 'postrouting' | 'prerouting';
+  name: string;
+  type: 'filter' | 'nat';
+  hook: 'postrouting' | 'prerouting' | 'output';
   priority: number;
   rules: { expr: string; comment: string }[];
 }
@@ -69,6 +71,8 @@ function chains({ mss, overlay }: NftMapOptions): Chain[] {
   return [
     {
       name: 'postrouting',
+      type: 'filter',
+      hook: 'postrouting',
       priority: CROSSVPC.outPriority,
       rules: [
         { expr: `tcp flags syn ip daddr @${toPublic} ${clamp}`, comment: `knit: clamp the TCP MSS to ${mss} toward mapped peers` },
@@ -77,6 +81,8 @@ function chains({ mss, overlay }: NftMapOptions): Chain[] {
     },
     {
       name: 'prerouting',
+      type: 'filter',
+      hook: 'prerouting',
       priority: CROSSVPC.inPriority,
       rules: [
         // to this host only: pods may speak VXLAN or BGP to anything outside the cluster
@@ -88,6 +94,17 @@ function chains({ mss, overlay }: NftMapOptions): Chain[] {
         { expr: `ip saddr set ip saddr map @${toPrivate}`, comment: 'knit: a peer public IP becomes its private IP' },
       ],
     },
+    // A connection addressed to a peer's PUBLIC IP (kubelets and kubeadm dial the control plane's
+    // endpoint) would see its replies turned into the private IP above and match no socket: such
+    // connections are DNATed to the private IP once, so conntrack expects the rewritten replies and
+    // gives the socket back the public address it dialled.
+    ...(['output', 'prerouting'] as const).map((hook) => ({
+      name: `${hook}_nat`,
+      type: 'nat' as const,
+      hook,
+      priority: CROSSVPC.dnatPriority,
+      rules: [{ expr: `dnat to ip daddr map @${toPrivate}`, comment: "knit: a connection to a peer's public IP goes to its private IP" }],
+    })),
   ];
 }
 
@@ -100,7 +117,7 @@ const MAP_TYPE = 'ipv4_addr : ipv4_addr';
 export const nftShape = (opts: NftMapOptions): string[] => [
   ...Object.values(NFT_MAPS).map((m) => `map ${m} ${MAP_TYPE}`),
   `set ${NFT_NODES_SET} ipv4_addr`,
-  ...chains(opts).map((c) => `chain ${c.name} filter ${c.name} ${c.priority}: ${c.rules.map((r) => r.comment).join(' | ')}`),
+  ...chains(opts).map((c) => `chain ${c.name} ${c.type} ${c.hook} ${c.priority}: ${c.rules.map((r) => r.comment).join(' | ')}`),
 ];
 
 /** The two maps a set of peers asks for (private → public, and public → private), and the node set. */
@@ -138,7 +155,7 @@ export function renderNftTable(want: NftWant, opts: NftMapOptions, header: reado
   if (maps.nodes.size > 0) lines.push(`\t\telements = { ${[...maps.nodes].join(', ')} }`);
   lines.push('\t}');
   for (const c of chains(opts)) {
-    lines.push(`\tchain ${c.name} {`, `\t\ttype filter hook ${c.name} priority ${c.priority}; policy accept;`);
+    lines.push(`\tchain ${c.name} {`, `\t\ttype ${c.type} hook ${c.hook} priority ${c.priority}; policy accept;`);
     for (const r of c.rules) lines.push(`\t\t${r.expr} comment "${r.comment}"`);
     lines.push('\t}');
   }
