@@ -2,8 +2,9 @@
  * knit against local stand-ins of the ECS metadata service and the ECS/VPC OpenAPI (test/fakes/alicloud),
  * through the built CLI: the real SDK signs real requests, the stand-in checks the signatures and answers
  * in the real shapes. Detection, max pods for real instance types, the Terway cloud checks, the
- * credentials chain (environment and instance RAM role), API failures with their exit codes and no
- * partial changes, and a grep of every command's output for the secrets.
+ * security-group check of the overlay across VPCs, the credentials chain (environment and instance
+ * RAM role), API failures with their exit codes and no partial changes, and a grep of every command's
+ * output for the secrets.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -246,6 +247,135 @@ describe('knit preflight --cni terway on ECS: the cloud checks', () => {
     const r = await onEcs(['preflight', '-f', await terwaySpec(['vsw-bp1doesnotexist']), '--node-name', 'master-1', '--ignore', 'system', 'sysctl', 'modules', 'runtime', 'binaries', 'ports', 'swap', 'selinux', 'firewalld', 'cni', 'iptables'], FULL_KEY);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('alicloud/vswitches');
+  });
+});
+
+/** The stand-in's master (192.168.0.10, EIP 203.0.113.20) with worker-0 in its VPC and worker-1, worker-2 in two others. */
+const crossVpcSpec = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'knit-crossvpc-'));
+  const file = join(dir, 'cluster.yaml');
+  await writeFile(file, [
+    'kubernetes: { version: "1.32.4", controlPlaneEndpoint: "203.0.113.20:6443" }',
+    'network: { plugin: flannel }',
+    'nodes:',
+    '  - { name: master-1, role: control-plane, privateIP: 192.168.0.10, publicIP: 203.0.113.20 }',
+    '  - { name: worker-0, role: worker, privateIP: 192.168.0.11 }',
+    '  - { name: worker-1, role: worker, privateIP: 172.17.0.20, publicIP: 198.51.100.20 }',
+    '  - { name: worker-2, role: worker, privateIP: 172.18.0.30, publicIP: 198.51.100.30 }',
+    '',
+  ].join('\n'));
+  return file;
+};
+
+describe('cross-VPC flannel on ECS: who may send the overlay, as the security groups say', () => {
+  type Check = { id: string; status: string; reason: string };
+  /** `knit preflight -o json` on the stand-in's master, with the instance RAM role's credentials unless told. */
+  const preflight = async (env: Record<string, string> = {}) => {
+    const r = await onEcs(['preflight', '-f', await crossVpcSpec(), '--node-name', 'master-1', '-o', 'json', '--ignore', 'all'], env);
+    const checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+    return { r, check: checks.find((c) => c.id === 'alicloud/security-group') };
+  };
+  const groups = () => ({
+    nodes: cloud.world.securityGroups.find((g) => g.securityGroupId === IDS.nodesSecurityGroup)!,
+    overlay: cloud.world.securityGroups.find((g) => g.securityGroupId === IDS.overlaySecurityGroup)!,
+  });
+  const REVOKE = `aliyun ecs RevokeSecurityGroup --RegionId cn-hangzhou --SecurityGroupId ${IDS.nodesSecurityGroup} --SecurityGroupRuleId.1 ${IDS.vxlanWorldRule}`;
+  const AUTHORIZE_WORKER_2 =
+    `aliyun ecs AuthorizeSecurityGroup --RegionId cn-hangzhou --SecurityGroupId ${IDS.overlaySecurityGroup} --Permissions.1.IpProtocol UDP --Permissions.1.PortRange 8472/8472 ` +
+    '--Permissions.1.SourceCidrIp 198.51.100.30/32 --Permissions.1.Policy accept --Permissions.1.Priority 1 --Permissions.1.Description knit-overlay-from-worker-2';
+
+  it('8472/udp open to 0.0.0.0/0: warn with the revoke line; worker-2 without a rule: the authorize line; worker-1 scoped in the overlay group', async () => {
+    const { r, check } = await preflight();
+    expect(r.code, r.stderr).toBe(0);
+    expect(check).toMatchObject({ status: 'warn' });
+    expect(check!.reason).toMatch(new RegExp(`^security groups ${IDS.nodesSecurityGroup}, ${IDS.overlaySecurityGroup}: 8472/udp \\(VXLAN\\) is open to the internet \\(0\\.0\\.0\\.0/0\\) by ${IDS.nodesSecurityGroup} rule ${IDS.vxlanWorldRule}`));
+    expect(check!.reason).toContain('8472/udp (VXLAN) is not allowed from worker-2 (198.51.100.30, its public IP);');
+    expect(check!.reason).toContain(`first authorize the cluster's nodes: ${AUTHORIZE_WORKER_2}; then revoke what is open beyond the cluster: ${REVOKE}`);
+    expect(check!.reason).not.toContain('198.51.100.20/32 --');
+    expect(actions()).toEqual(['DescribeInstances', 'DescribeSecurityGroupAttribute', 'DescribeSecurityGroupAttribute']);
+    expect(cloud.requests.filter((q) => q.kind === 'openapi').every((q) => q.kind === 'openapi' && q.signatureOk && q.accessKeyId === KEYS.role.id)).toBe(true);
+    expect(cloud.requests.some((q) => q.kind === 'metadata' && q.path.endsWith('/vpc-cidr-block'))).toBe(true);
+  });
+
+  it('scoped to the peers: pass', async () => {
+    const { nodes, overlay } = groups();
+    nodes.rules = nodes.rules.filter((x) => x.securityGroupRuleId !== IDS.vxlanWorldRule);
+    overlay.rules.push({ ...overlay.rules[0]!, securityGroupRuleId: 'sgr-bp1knitvxlanpeer00002', source: { cidr: '198.51.100.30/32' } });
+    const { check } = await preflight();
+    expect(check).toEqual({
+      id: 'alicloud/security-group',
+      status: 'pass',
+      reason: `security groups ${IDS.nodesSecurityGroup}, ${IDS.overlaySecurityGroup} let 8472/udp (VXLAN) in only from the cluster: 2 peer(s) in other VPCs by public IP, 1 node(s) of this VPC by private IP, if they are members of ${IDS.nodesSecurityGroup}`,
+      fixable: false,
+    });
+  });
+
+  it('a peer missing, nothing open: warn with the authorize line alone', async () => {
+    const { nodes } = groups();
+    nodes.rules = nodes.rules.filter((x) => x.securityGroupRuleId !== IDS.vxlanWorldRule);
+    const { check } = await preflight();
+    expect(check!.status).toBe('warn');
+    expect(check!.reason).toBe(
+      `security groups ${IDS.nodesSecurityGroup}, ${IDS.overlaySecurityGroup}: 8472/udp (VXLAN) is not allowed from worker-2 (198.51.100.30, its public IP); authorize the cluster's nodes: ${AUTHORIZE_WORKER_2}`,
+    );
+  });
+
+  it('credentials without ecs:DescribeSecurityGroupAttribute, or none at all: a warning saying why, never exit 4', async () => {
+    cloud.world.accessKeys.find((k) => k.ramRole)!.deny = ['DescribeSecurityGroupAttribute'];
+    const denied = await preflight();
+    expect(denied.r.code, denied.r.stderr).toBe(0);
+    expect(denied.check).toMatchObject({ status: 'warn' });
+    expect(denied.check!.reason).toMatch(
+      new RegExp(`^the security groups of ${IDS.master} could not be read \\(ECS DescribeSecurityGroupAttribute: permission denied \\(Forbidden\\.RAM\\): the credentials lack ecs:DescribeSecurityGroupAttribute\\), so whether 8472/udp \\(VXLAN\\) is open beyond the cluster is unknown`),
+    );
+    cloud.world.instances[0]!.ramRoleName = undefined;
+    const none = await preflight();
+    expect(none.r.code, none.r.stderr).toBe(0);
+    expect(none.check!.reason).toContain(`the security groups of ${IDS.master} could not be read (no Alibaba Cloud credentials found)`);
+  });
+
+  it('init: the warning comes before the plan, and a missing permission does not stop a flannel init', async () => {
+    cloud.world.accessKeys.find((k) => k.ramRole)!.deny = ['DescribeSecurityGroupAttribute'];
+    const host = await createFakeHost();
+    try {
+      const r = await onEcs(['init', '--yes', '-f', await crossVpcSpec(), '--skip', 'crossvpc', '--ignore-preflight-errors', 'all'], host.env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`warning: alicloud/security-group: the security groups of ${IDS.master} could not be read (ECS DescribeSecurityGroupAttribute: permission denied (Forbidden.RAM)`);
+      expect(await host.calls()).toContain('kubeadm init --config /etc/knit/kubeadm-config.yaml --upload-certs');
+    } finally {
+      await host.cleanup();
+    }
+  });
+
+  it('init --dry-run asks no API (its preflight phase does not run)', async () => {
+    const r = await onEcs(['init', '--dry-run', '-f', await crossVpcSpec()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(actions()).toEqual([]);
+  });
+
+  it('doctor: the finding crossvpc/security-group, with the lines', async () => {
+    const r = await onEcs(['doctor', '-f', await crossVpcSpec(), '--node-name', 'master-1', '-o', 'json']);
+    const findings = (JSON.parse(r.stdout) as { findings: { id: string; status: string; message: string }[] }).findings;
+    const finding = findings.find((f) => f.id === 'crossvpc/security-group');
+    expect(finding).toMatchObject({ status: 'warn' });
+    expect(finding!.message).toContain(REVOKE);
+    expect(finding!.message).toContain(AUTHORIZE_WORKER_2);
+  });
+
+  it("another node's name on this host: not checked, and said so", async () => {
+    const r = await onEcs(['preflight', '-f', await crossVpcSpec(), '--node-name', 'worker-1', '-o', 'json', '--ignore', 'all']);
+    const check = (JSON.parse(r.stdout) as { checks: Check[] }).checks.find((c) => c.id === 'alicloud/security-group');
+    expect(check).toMatchObject({ status: 'warn', reason: `not checked: this host is ${IDS.master} (192.168.0.10), not worker-1 (172.17.0.20); run it on worker-1, or name this host's node with --node-name` });
+    expect(actions()).toEqual([]);
+  });
+
+  it('off ECS nothing is asked and there is no such check', async () => {
+    const r = await knit(['preflight', '-f', await crossVpcSpec(), '--node-name', 'master-1', '-o', 'json', '--ignore', 'all'], {
+      env: { HOME: home, KNIT_ALICLOUD_ENDPOINT: cloud.url, ...FULL_KEY },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { checks: Check[] }).checks.map((c) => c.id)).not.toContain('alicloud/security-group');
+    expect(cloud.requests).toEqual([]);
   });
 });
 

@@ -77,7 +77,7 @@ describe('ECS DescribeInstances', () => {
       regionId: 'cn-hangzhou',
       hostName: 'knit-master-1',
       vpcAttributes: { vpcId: IDS.vpc, vSwitchId: IDS.nodeVSwitchH, privateIpAddress: { ipAddress: ['192.168.0.10'] } },
-      securityGroupIds: { securityGroupId: [IDS.nodesSecurityGroup] },
+      securityGroupIds: { securityGroupId: [IDS.nodesSecurityGroup, IDS.overlaySecurityGroup] },
       eipAddress: { ipAddress: '203.0.113.20', allocationId: 'eip-bp1knitmaster00000001' },
     });
     expect(worker!.eipAddress!.ipAddress).toBe('');
@@ -127,6 +127,43 @@ describe('ECS DescribeInstanceTypes', () => {
     const rest = await ok(ecs().describeInstanceTypes(new ecsSdk.DescribeInstanceTypesRequest({ instanceTypeFamily: 'ecs.g7', maxResults: 1, nextToken: first.nextToken })));
     expect(rest.instanceTypes!.instanceType!.map((t) => t.instanceTypeId)).toEqual(['ecs.g7.xlarge']);
     expect(rest.nextToken).toBe('');
+  });
+});
+
+describe('ECS DescribeSecurityGroupAttribute', () => {
+  it("answers a group's rules in the real shape: every field, unused ones empty, Priority a string, Policy capitalized", async () => {
+    const req = new ecsSdk.DescribeSecurityGroupAttributeRequest({ regionId: 'cn-hangzhou', securityGroupId: IDS.nodesSecurityGroup });
+    const body = await ok(ecs().describeSecurityGroupAttribute(req));
+    expect(body).toMatchObject({ securityGroupId: IDS.nodesSecurityGroup, securityGroupName: 'knit-nodes', vpcId: IDS.vpc, innerAccessPolicy: 'Accept', regionId: 'cn-hangzhou', nextToken: '' });
+    const rules = body.permissions!.permission!;
+    // Direction defaults to all: the egress rule too
+    expect(rules.map((r) => [r.securityGroupRuleId, r.direction, r.ipProtocol, r.portRange, r.sourceCidrIp, r.destCidrIp, r.policy, r.priority])).toEqual([
+      [IDS.sshRule, 'ingress', 'TCP', '22/22', '0.0.0.0/0', '', 'Accept', '1'],
+      [IDS.vxlanWorldRule, 'ingress', 'UDP', '8472/8472', '0.0.0.0/0', '', 'Accept', '1'],
+      [IDS.egressRule, 'egress', 'ALL', '-1/-1', '', '0.0.0.0/0', 'Accept', '1'],
+    ]);
+    expect(rules[1]).toMatchObject({ nicType: 'intranet', sourceGroupId: '', sourcePrefixListId: '', ipv6SourceCidrIp: '', portRangeListId: '', description: 'flannel vxlan' });
+    const overlay = await ok(ecs().describeSecurityGroupAttribute(new ecsSdk.DescribeSecurityGroupAttributeRequest({ regionId: 'cn-hangzhou', securityGroupId: IDS.overlaySecurityGroup })));
+    expect(overlay.permissions!.permission!.map((r) => [r.securityGroupRuleId, r.sourceCidrIp])).toEqual([[IDS.vxlanPeerRule, '198.51.100.20/32']]);
+  });
+
+  it('filters by Direction and pages with MaxResults/NextToken', async () => {
+    const ask = (more: object) => ok(ecs().describeSecurityGroupAttribute(new ecsSdk.DescribeSecurityGroupAttributeRequest({ regionId: 'cn-hangzhou', securityGroupId: IDS.nodesSecurityGroup, ...more })));
+    const first = await ask({ direction: 'ingress', maxResults: 1 });
+    expect(first.permissions!.permission!.map((r) => r.securityGroupRuleId)).toEqual([IDS.sshRule]);
+    const rest = await ask({ direction: 'ingress', maxResults: 1, nextToken: first.nextToken });
+    expect(rest.permissions!.permission!.map((r) => r.securityGroupRuleId)).toEqual([IDS.vxlanWorldRule]);
+    expect(rest.nextToken).toBe('');
+    expect(openApiCalls()[0]!.params).toEqual({ RegionId: 'cn-hangzhou', SecurityGroupId: IDS.nodesSecurityGroup, Direction: 'ingress', MaxResults: '1' });
+  });
+
+  it('a group it does not have, or in another region: InvalidSecurityGroupId.NotFound (404); no SecurityGroupId: MissingSecurityGroupId', async () => {
+    for (const [regionId, securityGroupId] of [['cn-hangzhou', 'sg-bp1doesnotexist0000001'], ['cn-shanghai', IDS.nodesSecurityGroup]]) {
+      const e = await refusal(ecs().describeSecurityGroupAttribute(new ecsSdk.DescribeSecurityGroupAttributeRequest({ regionId, securityGroupId })));
+      expect([e.statusCode, e.code, e.data?.Message]).toEqual([404, 'InvalidSecurityGroupId.NotFound', 'The specified SecurityGroupId does not exist.']);
+    }
+    const missing = await refusal(ecs().describeSecurityGroupAttribute(new ecsSdk.DescribeSecurityGroupAttributeRequest({ regionId: 'cn-hangzhou' })));
+    expect([missing.statusCode, missing.code]).toEqual([400, 'MissingSecurityGroupId']);
   });
 });
 

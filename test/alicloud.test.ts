@@ -129,7 +129,7 @@ describe('RAM policy', () => {
     const [terway, knit] = ramPolicy().Statement;
     expect(terway!.Action).toContain('ecs:AssignIpv6Addresses');
     expect(terway!.Action).toContain('vpc:DescribeVSwitches');
-    expect(knit!.Action).toEqual(['ecs:DescribeInstances', 'vpc:DescribeNatGateways', 'vpc:DescribeSnatTableEntries']);
+    expect(knit!.Action).toEqual(['ecs:DescribeInstances', 'ecs:DescribeSecurityGroupAttribute', 'vpc:DescribeNatGateways', 'vpc:DescribeSnatTableEntries']);
     expect(TERWAY_ACTIONS.ecs).toContain('DescribeInstanceTypes');
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const src = join(import.meta.dirname, '..', 'src');
 const PURE = ['spec', 'plan', 'runner', 'kubeadm', 'render', 'crossvpc', 'preflight', 'cni', 'verify', 'netcheck', 'doctor'];
 /** The cloud adapter's pure half: Terway's pod budget, the cloud checks, the RAM policy. */
-const PURE_FILES = ['cloud/alicloud/max-pods.ts', 'cloud/alicloud/checks.ts', 'cloud/alicloud/ram-policy.ts'];
+const PURE_FILES = ['cloud/alicloud/max-pods.ts', 'cloud/alicloud/checks.ts', 'cloud/alicloud/ram-policy.ts', 'cloud/alicloud/security-groups.ts'];
 const FORBIDDEN = [/^node:(fs|child_process|net|http|https|dgram)/, /^(fs|child_process)$/, /^execa$/, /^@alicloud\//, /^@inquirer\//, /\/(host|cluster|cloud)\//];
 
 const walk = (dir: string): string[] =>

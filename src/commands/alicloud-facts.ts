@@ -2,14 +2,17 @@
  * What init, join and preflight learn from Alibaba Cloud before they change anything: the instance's
  * identity from the metadata service, and for Terway the node's security groups, its instance type's
  * ENI limits, the pod vSwitches and the VPC's SNAT entries from the ECS and VPC APIs. A credentials or
- * API failure stops the command here, with nothing changed.
+ * API failure stops a Terway command here, with nothing changed. A node with peers in other VPCs, for
+ * any CNI, also gets its security groups' rules for the overlay's ports checked; that check only
+ * warns, also when the cloud cannot be asked.
  */
 import type { AlicloudApi, ApiEndpoints } from '../cloud/alicloud/api.js';
 import type { TerwayCloudFacts } from '../cloud/alicloud/checks.js';
 import type { ResolvedCredentials } from '../cloud/alicloud/credentials.js';
 import type { MaxPods } from '../cloud/alicloud/max-pods.js';
 import { MetadataClient, type EcsIdentity } from '../cloud/alicloud/metadata.js';
-import { UsageError } from '../errors.js';
+import { CloudError, UsageError } from '../errors.js';
+import { hasPeersOutsideVpc } from '../crossvpc/peers.js';
 import type { DetectedHost } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { CheckResult } from '../preflight/types.js';
@@ -114,7 +117,7 @@ export function withTerwayFacts(spec: Spec, nodeName: string, cloud: TerwayCloud
 export interface NodeSpecOnHost {
   spec: Spec;
   node: NodeSpec;
-  /** Terway's cloud checks (SNAT, vSwitch IPs, ENI budget, RAM role), for the preflight table. */
+  /** The cloud checks for the preflight table: Terway's (SNAT, vSwitch IPs, ENI budget, RAM role), the overlay's security groups. */
   cloudChecks: CheckResult[];
 }
 
@@ -132,7 +135,11 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   let node = spec.nodes.find((n) => n.name === loaded.localNode)!;
   if (identity && node.instanceId !== undefined && node.instanceId !== identity.instanceId)
     throw new UsageError(`nodes: ${node.name} is instance ${node.instanceId} in the spec, but this host is ${identity.instanceId}; name this host's node with --node-name`);
-  const hostOnly = { spec, node, cloudChecks: [] };
+  // the preflight phase, where these count, does not run in a dry run
+  const groups = opts.dryRun ? [] : await securityGroupChecks(spec, node, identity, ctx);
+  // init and join show preflight's table only when a check fails: a warning is said here, before the plan
+  for (const r of groups) if (r.status === 'warn') ctx.out.note(`warning: ${r.id}: ${r.reason}`);
+  const hostOnly = { spec, node, cloudChecks: groups };
   if (spec.network.plugin !== 'terway' || node.external) return hostOnly;
   if (opts.dryRun && !identity && !(node.instanceId && spec.alicloud?.region)) {
     // a preview off ECS stays offline; a real run asks the APIs (and fails here without them)
@@ -143,7 +150,7 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   spec = withTerwayFacts(spec, node.name, cloud);
   node = spec.nodes.find((n) => n.name === node.name)!;
   const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
-  return { spec, node, cloudChecks: terwayCloudChecks(cloud.facts) };
+  return { spec, node, cloudChecks: [...terwayCloudChecks(cloud.facts), ...groups] };
 }
 
 /** `knit preflight` with Terway: the cloud checks for this host, or one warning when it is not an ECS instance. */
@@ -154,4 +161,59 @@ export async function terwayChecksForHost(spec: Spec, nodeName: string, ctx: Com
   const cloud = await terwayCloud(spec, spec.nodes.find((n) => n.name === nodeName)!, identity, ctx);
   const { terwayCloudChecks } = await import('../cloud/alicloud/checks.js');
   return terwayCloudChecks(cloud.facts);
+}
+
+/**
+ * The overlay's ports in this instance's security groups (src/cloud/alicloud/security-groups.ts), for
+ * a node with peers in other VPCs, any CNI; none off ECS. Credentials or API failures become the
+ * check's warning: a flannel cluster does not need the cloud's API, so its absence must not stop one.
+ * Reads DescribeInstances, then DescribeSecurityGroupAttribute per group, and the VPC's CIDR from the
+ * metadata service.
+ */
+export async function securityGroupChecks(spec: Spec, node: NodeSpec, identity: EcsIdentity | undefined, ctx: CommandContext): Promise<CheckResult[]> {
+  if (!identity || !hasPeersOutsideVpc(spec, node)) return [];
+  const [{ cniNeeds }, sg, { CloudApiError }] = await Promise.all([
+    import('../cni/index.js'),
+    import('../cloud/alicloud/security-groups.js'),
+    import('../cloud/alicloud/api.js'),
+  ]);
+  const overlay = cniNeeds(spec);
+  if (overlay.length === 0) return [];
+  // preflight and doctor take the node from --node-name: this host's groups say nothing about another node
+  if ((node.instanceId ?? identity.instanceId) !== identity.instanceId || node.privateIP !== identity.privateIP)
+    return [{
+      id: sg.SECURITY_GROUP_CHECK,
+      status: 'warn',
+      reason: `not checked: this host is ${identity.instanceId} (${identity.privateIP}), not ${node.name} (${node.instanceId ?? node.privateIP}); run it on ${node.name}, or name this host's node with --node-name`,
+    }];
+  // before the SDK loads: loading it holds the event loop for longer than the metadata service's timeout
+  const vpcCidr = await metadataClient(ctx).get('vpc-cidr-block').catch(() => undefined);
+  try {
+    // this host's groups: the region is the instance's own
+    const api = await openApi(ctx, identity.regionId, spec);
+    const instance = await api.describeInstance(identity.instanceId);
+    const groups = [];
+    for (const id of instance.securityGroupIds) groups.push(await api.describeSecurityGroup(id));
+    return [
+      sg.securityGroupCheck({
+        regionId: identity.regionId,
+        instanceId: identity.instanceId,
+        groups,
+        overlay,
+        ...sg.overlaySenders(spec, node.name),
+        ...(vpcCidr ? { vpcCidr } : {}),
+      }),
+    ];
+  } catch (e) {
+    if (!(e instanceof CloudError || e instanceof CloudApiError)) throw e;
+    return [sg.unreadSecurityGroups(identity.instanceId, overlay, e.message)];
+  }
+}
+
+/** `knit preflight` and `knit doctor`: the same check for the node of the spec this host is. */
+export async function securityGroupChecksForHost(spec: Spec, nodeName: string, ctx: CommandContext): Promise<CheckResult[]> {
+  const node = spec.nodes.find((n) => n.name === nodeName)!;
+  // alone in its VPC: nothing to ask, not even the metadata service
+  if (!hasPeersOutsideVpc(spec, node)) return [];
+  return securityGroupChecks(spec, node, (await detectEcs(ctx)).identity, ctx);
 }

@@ -9,7 +9,7 @@ import { CROSSVPC } from '../defaults.js';
 import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
 import { readKnitTable } from '../host/nft.js';
 import type { Spec } from '../spec/schema.js';
-import { terwayChecksForHost } from './alicloud-facts.js';
+import { securityGroupChecksForHost, terwayChecksForHost } from './alicloud-facts.js';
 import type { CommandContext } from './context.js';
 import { findKubeconfig, readMetricsServer } from './crossvpc.js';
 import type { SpecOptions } from './options.js';
@@ -92,11 +92,15 @@ async function readMap(ctx: CommandContext, facts: Pick<DoctorFacts, 'spec' | 'n
   }
 }
 
-/** Terway's cloud checks; a doctor reports a credentials or API failure instead of stopping on it. */
+/**
+ * Terway's cloud checks, and on ECS with peers in other VPCs the overlay's security groups (which turn
+ * a cloud failure into their own warning); a doctor reports a failure instead of stopping on it.
+ */
 async function readCloud(ctx: CommandContext, spec: Spec, node: string): Promise<DoctorFacts['cloud']> {
-  if (spec.network.plugin !== 'terway') return undefined;
   try {
-    return await terwayChecksForHost(spec, node, ctx);
+    const groups = await securityGroupChecksForHost(spec, node, ctx);
+    if (spec.network.plugin !== 'terway') return groups.length > 0 ? groups : undefined;
+    return [...(await terwayChecksForHost(spec, node, ctx)), ...groups];
   } catch (e) {
     return { error: (e as Error).message };
   }

@@ -18,7 +18,7 @@ import type { CheckResult, PreflightTarget, Role } from '../preflight/types.js';
 import { formatPlan } from '../runner/describe.js';
 import type { Step, StepResult } from '../runner/types.js';
 import type { CommandContext } from './context.js';
-import { terwayChecksForHost } from './alicloud-facts.js';
+import { securityGroupChecksForHost, terwayChecksForHost } from './alicloud-facts.js';
 import { executePlan } from './execute-plan.js';
 import type { SpecOptions } from './options.js';
 import { specFromOptions } from './spec-source.js';
@@ -120,7 +120,10 @@ export async function run(opts: PreflightOptions, ctx: CommandContext): Promise<
   const { spec, localNode, target } = await hostSpec(opts, ctx);
   const ignore = opts.ignore ?? [];
   // the cloud side is read once: --fix changes only the host
-  const cloudChecks = target.cni === 'terway' ? await terwayChecksForHost(spec, localNode, ctx) : [];
+  const cloudChecks = [
+    ...(target.cni === 'terway' ? await terwayChecksForHost(spec, localNode, ctx) : []),
+    ...(await securityGroupChecksForHost(spec, localNode, ctx)),
+  ];
   const check = async () => applyIgnores([...(await inspectHost(ctx, target)), ...cloudChecks], ignore);
   const results = await check();
   const unknown = unknownIgnores(results, ignore);

@@ -158,17 +158,32 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
   return findings;
 }
 
-/** Terway's side in the cloud: SNAT for the pod vSwitches, their free IPs, the RAM role. */
+/** Terway's side in the cloud: SNAT for the pod vSwitches, their free IPs, the RAM role; for any CNI the overlay's security groups. */
 function cloudFindings({ spec, cloud }: DoctorFacts): Finding[] {
-  if (spec.network.plugin !== 'terway') return [];
+  if (spec.network.plugin !== 'terway') return securityGroupFindings(cloud);
   if (cloud === undefined || 'error' in cloud)
     return [{ id: 'terway/snat', status: 'skip', message: `whether each pod vSwitch has a NAT gateway SNAT entry is unknown: ${cloud?.error ?? 'the cloud was not asked'}` }];
-  const mapped = [['alicloud/snat', 'terway/snat'], ['alicloud/vswitch-ips', 'terway/vswitch-ips'], ['alicloud/ram-role', 'terway/ram-role'], ['alicloud/ecs', 'terway/ecs']] as const;
+  const mapped = [
+    ['alicloud/snat', 'terway/snat'],
+    ['alicloud/vswitch-ips', 'terway/vswitch-ips'],
+    ['alicloud/ram-role', 'terway/ram-role'],
+    ['alicloud/ecs', 'terway/ecs'],
+    ['alicloud/security-group', 'crossvpc/security-group'],
+  ] as const;
   // each reason carries its fix (the exact SNAT entry, the RAM step): the console or aliyun CLI is the remedy, not preflight --fix
   return mapped.flatMap(([from, as]) => {
     const r = cloud.find((c) => c.id === from);
     return r ? [{ id: as, status: r.status === 'pass' ? ('ok' as const) : r.status, message: r.reason }] : [];
   });
+}
+
+/**
+ * On ECS, for a node with peers in other VPCs: whether its security groups let the overlay's ports in
+ * only from the cluster (src/cloud/alicloud/security-groups.ts; the reason carries the aliyun lines).
+ */
+function securityGroupFindings(cloud: DoctorFacts['cloud']): Finding[] {
+  const r = cloud === undefined || 'error' in cloud ? undefined : cloud.find((c) => c.id === 'alicloud/security-group');
+  return r ? [{ id: 'crossvpc/security-group', status: r.status === 'pass' ? 'ok' : r.status, message: r.reason }] : [];
 }
 
 export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...mapFindings(f), ...clusterFindings(f), ...cloudFindings(f)];

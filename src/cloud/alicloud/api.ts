@@ -45,6 +45,38 @@ export interface NatGatewayInfo {
   snatTableIds: string[];
 }
 
+/**
+ * One inbound rule of a security group, as DescribeSecurityGroupAttribute lists it. Exactly one source
+ * is set: an IPv4 CIDR, an IPv6 CIDR, another security group, or a prefix list.
+ */
+export interface SecurityGroupRule {
+  /** `sgr-…`; what RevokeSecurityGroup takes to delete exactly this rule. */
+  ruleId?: string;
+  /** Upper case, as the API answers it: TCP, UDP, ICMP, GRE, ALL, or an IANA protocol number. */
+  protocol: string;
+  /** `8472/8472`, `1/65535`; `-1/-1` for ALL, ICMP and GRE; empty when the rule uses a port list. */
+  portRange: string;
+  portRangeListId?: string;
+  sourceCidr?: string;
+  ipv6SourceCidr?: string;
+  sourceGroupId?: string;
+  sourcePrefixListId?: string;
+  policy: 'accept' | 'drop';
+  /** 1 (first) to 100. */
+  priority: number;
+  description?: string;
+}
+
+export interface SecurityGroupInfo {
+  securityGroupId: string;
+  name: string;
+  vpcId: string;
+  /** A basic group's internal policy: Accept lets its members reach each other over the private network. */
+  innerAccessPolicy?: string;
+  /** The inbound rules only. */
+  ingress: SecurityGroupRule[];
+}
+
 /** An API failure that is not about credentials: throttled, timed out, or a service error (exit 1). */
 export class CloudApiError extends KnitError {
   readonly exitCode = ExitCode.stepFailed;
@@ -193,6 +225,55 @@ export class AlicloudApi {
       vpcId: i.vpcAttributes?.vpcId ?? '',
       securityGroupIds: i.securityGroupIds?.securityGroupId ?? [],
     };
+  }
+
+  /**
+   * A security group and its inbound rules, every page (up to 1000 rules a call), as
+   * DescribeSecurityGroupAttribute answers them:
+   * https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describesecuritygroupattribute
+   */
+  async describeSecurityGroup(securityGroupId: string): Promise<SecurityGroupInfo> {
+    const { sdk, client } = await this.ecs();
+    const ingress: SecurityGroupRule[] = [];
+    let group: Omit<SecurityGroupInfo, 'ingress'> | undefined;
+    for (let nextToken: string | undefined; ; ) {
+      const req = new sdk.DescribeSecurityGroupAttributeRequest({
+        regionId: this.o.regionId,
+        securityGroupId,
+        direction: 'ingress',
+        maxResults: 1000,
+        ...(nextToken ? { nextToken } : {}),
+      });
+      const res = await this.call('ECS', 'DescribeSecurityGroupAttribute', () => client.describeSecurityGroupAttribute(req));
+      const b = res.body;
+      group ??= {
+        securityGroupId: b?.securityGroupId || securityGroupId,
+        name: b?.securityGroupName ?? '',
+        vpcId: b?.vpcId ?? '',
+        ...(b?.innerAccessPolicy ? { innerAccessPolicy: b.innerAccessPolicy } : {}),
+      };
+      for (const p of b?.permissions?.permission ?? []) {
+        if (p.direction && p.direction.toLowerCase() !== 'ingress') continue;
+        // the API leaves unused fields as empty strings; the model types Priority as a string
+        const set = <K extends keyof SecurityGroupRule>(key: K, value: SecurityGroupRule[K] | undefined | '') => (value ? { [key]: value } : {});
+        ingress.push({
+          ...set('ruleId', p.securityGroupRuleId),
+          protocol: (p.ipProtocol ?? '').toUpperCase(),
+          portRange: p.portRange ?? '',
+          ...set('portRangeListId', p.portRangeListId),
+          ...set('sourceCidr', p.sourceCidrIp),
+          ...set('ipv6SourceCidr', p.ipv6SourceCidrIp),
+          ...set('sourceGroupId', p.sourceGroupId),
+          ...set('sourcePrefixListId', p.sourcePrefixListId),
+          policy: (p.policy ?? '').toLowerCase() === 'drop' ? 'drop' : 'accept',
+          priority: Number(p.priority) || 1,
+          ...set('description', p.description),
+        });
+      }
+      nextToken = b?.nextToken || undefined;
+      if (!nextToken) break;
+    }
+    return { ...group!, ingress };
   }
 
   async describeInstanceTypes(types: string[]): Promise<InstanceTypeLimits[]> {

@@ -1,7 +1,7 @@
 /**
  * The RAM policy for the credentials Terway runs with (the instance RAM role, or the AccessKey in
  * its Secret), as Terway's own docs give it, plus the read-only calls knit makes itself to size and
- * check a Terway cluster. Pure data.
+ * check a Terway cluster and, across VPCs, the overlay's security-group rules. Pure data.
  */
 
 /** What terwayd calls: ENIs and their addresses (IPv4 and IPv6), instance-type limits, vSwitches. */
@@ -21,9 +21,12 @@ export const TERWAY_ACTIONS = {
   vpc: ['DescribeVSwitches'],
 } as const;
 
-/** What knit reads: the node's security groups and vSwitch, ENI limits, and the NAT gateways' SNAT entries. */
+/**
+ * What knit reads: the node's security groups and their inbound rules (the overlay's ports across
+ * VPCs), its vSwitch, ENI limits, and the NAT gateways' SNAT entries.
+ */
 export const KNIT_ACTIONS = {
-  ecs: ['DescribeInstances', 'DescribeInstanceTypes'],
+  ecs: ['DescribeInstances', 'DescribeInstanceTypes', 'DescribeSecurityGroupAttribute'],
   vpc: ['DescribeVSwitches', 'DescribeNatGateways', 'DescribeSnatTableEntries'],
 } as const;
 

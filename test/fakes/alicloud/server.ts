@@ -11,7 +11,18 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isoSeconds, type AccessKey, type Instance, type InstanceTypeSpec, type NatGateway, type SnatEntry, type VSwitch, type World } from './world.js';
+import {
+  isoSeconds,
+  type AccessKey,
+  type Instance,
+  type InstanceTypeSpec,
+  type NatGateway,
+  type SecurityGroup,
+  type SecurityGroupRule,
+  type SnatEntry,
+  type VSwitch,
+  type World,
+} from './world.js';
 
 /**
  * `throttle`: HTTP 400 Throttling.User. `internal`: HTTP 500 InternalError. `unavailable`: HTTP 503
@@ -108,6 +119,8 @@ class ApiError extends Error {
  *   this action.": the gateway's Missing<Param> pattern above and ECS's documented MissingParameter message
  *   ("InstanceName/NewPassword at least one is mandatory for this action.").
  * - InvalidParameter 400 'The specified parameter "X" is not valid.': ECS's documented InvalidParameter message.
+ * - InvalidSecurityGroupId.NotFound 404 "The specified SecurityGroupId does not exist.": the error table of ECS's
+ *   DescribeSecurityGroupAttribute reference. MissingSecurityGroupId follows the gateway's Missing<Param> pattern above.
  */
 const ERRORS = {
   actionNotFound: () => new ApiError(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.'),
@@ -134,6 +147,8 @@ const ERRORS = {
   missingRegion: () => new ApiError(400, 'MissingRegionId', 'RegionId is mandatory for this action.'),
   missingOneOf: (names: string[]) => new ApiError(400, 'MissingParameter', `${names.join('/')} at least one is mandatory for this action.`),
   invalidParameter: (name: string) => new ApiError(400, 'InvalidParameter', `The specified parameter "${name}" is not valid.`),
+  missing: (name: string) => new ApiError(400, `Missing${name}`, `${name} is mandatory for this action.`),
+  securityGroupNotFound: () => new ApiError(404, 'InvalidSecurityGroupId.NotFound', 'The specified SecurityGroupId does not exist.'),
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -498,11 +513,74 @@ function describeSnatTableEntries(world: World, p: Params) {
   return { SnatTableEntries: { SnatTableEntry: rows }, ...page };
 }
 
+/**
+ * A rule as DescribeSecurityGroupAttribute lists it: every field present, the unused ones as empty
+ * strings; Priority a string (the SDK's model types it so, as does the API reference's newer example).
+ */
+function permissionJson(world: World, r: SecurityGroupRule) {
+  const src = r.source;
+  const from = <K extends string>(key: K): string => (src && key in src ? (src as Record<K, string>)[key] : '');
+  const sourceGroup = world.securityGroups.find((g) => g.securityGroupId === from('groupId'));
+  return {
+    SecurityGroupRuleId: r.securityGroupRuleId,
+    Direction: r.direction,
+    IpProtocol: r.ipProtocol,
+    PortRange: r.portRange,
+    SourcePortRange: '',
+    SourceCidrIp: from('cidr'),
+    Ipv6SourceCidrIp: from('ipv6Cidr'),
+    SourceGroupId: from('groupId'),
+    SourceGroupName: sourceGroup?.securityGroupName ?? '',
+    SourceGroupOwnerAccount: '',
+    SourcePrefixListId: from('prefixListId'),
+    SourcePrefixListName: '',
+    DestCidrIp: r.destCidr ?? '',
+    Ipv6DestCidrIp: '',
+    DestGroupId: '',
+    DestGroupName: '',
+    DestGroupOwnerAccount: '',
+    DestPrefixListId: '',
+    DestPrefixListName: '',
+    PortRangeListId: '',
+    PortRangeListName: '',
+    Policy: r.policy,
+    Priority: String(r.priority),
+    NicType: 'intranet',
+    Description: r.description,
+    CreateTime: r.createTime,
+  };
+}
+
+/** The API reference: RegionId and SecurityGroupId required; Direction all by default; MaxResults up to 1000, 500 by default. */
+function describeSecurityGroupAttribute(world: World, p: Params) {
+  const inRegion = requireRegion(world, p);
+  if (!p.SecurityGroupId) throw ERRORS.missing('SecurityGroupId');
+  const group: SecurityGroup | undefined = inRegion ? world.securityGroups.find((g) => g.securityGroupId === p.SecurityGroupId) : undefined;
+  if (!group) throw ERRORS.securityGroupNotFound();
+  const direction = (p.Direction || 'all').toLowerCase();
+  if (!['all', 'ingress', 'egress'].includes(direction)) throw ERRORS.invalidParameter('Direction');
+  const rules = group.rules.filter((r) => direction === 'all' || r.direction === direction);
+  const { rows, NextToken } = tokenPaged(rules, p, 500, 1000);
+  return {
+    RegionId: world.regionId,
+    SecurityGroupId: group.securityGroupId,
+    SecurityGroupName: group.securityGroupName,
+    Description: group.description,
+    VpcId: group.vpcId,
+    InnerAccessPolicy: group.innerAccessPolicy,
+    Permissions: { Permission: rows.map((r) => permissionJson(world, r)) },
+    NextToken,
+  };
+}
+
 type Action = (world: World, p: Params) => Record<string, unknown>;
 
 /** By x-acs-version: the product (as Recommend and RAM name it) and its actions. */
 const APIS: Record<string, { product: 'Ecs' | 'Vpc'; actions: Record<string, Action> }> = {
-  '2014-05-26': { product: 'Ecs', actions: { DescribeInstances: describeInstances, DescribeInstanceTypes: describeInstanceTypes } },
+  '2014-05-26': {
+    product: 'Ecs',
+    actions: { DescribeInstances: describeInstances, DescribeInstanceTypes: describeInstanceTypes, DescribeSecurityGroupAttribute: describeSecurityGroupAttribute },
+  },
   '2016-04-28': {
     product: 'Vpc',
     actions: { DescribeVSwitches: describeVSwitches, DescribeNatGateways: describeNatGateways, DescribeSnatTableEntries: describeSnatTableEntries },

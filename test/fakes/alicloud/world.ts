@@ -1,7 +1,7 @@
 /**
- * What the Alibaba Cloud stand-in (server.ts) knows: one region's VPC, vSwitches, NAT gateway and SNAT
- * entries, ECS instances and instance types, the access keys it accepts, and which instance the metadata
- * service speaks for. Fields are named after the API's own (camelCase of the PascalCase wire names);
+ * What the Alibaba Cloud stand-in (server.ts) knows: one region's VPC, vSwitches, security groups and
+ * their rules, NAT gateway and SNAT entries, ECS instances and instance types, the access keys it
+ * accepts, and which instance the metadata service speaks for. Fields are named after the API's own (camelCase of the PascalCase wire names);
  * the server derives what the real services derive (a vSwitch's gateway, an SNAT entry's SourceCIDR).
  *
  * Addresses: RFC 1918 for private ones, TEST-NET-3 (203.0.113.0/24) for EIPs. Keys and secrets are
@@ -58,10 +58,34 @@ export interface VSwitch {
   creationTime: string;
 }
 
+/**
+ * A security group rule. An inbound rule has one source: an IPv4 or IPv6 CIDR, another security group,
+ * or a prefix list; an outbound rule a destination CIDR.
+ */
+export interface SecurityGroupRule {
+  securityGroupRuleId: string;
+  direction: 'ingress' | 'egress';
+  /** As the API answers it: upper case. */
+  ipProtocol: 'TCP' | 'UDP' | 'ICMP' | 'GRE' | 'ALL';
+  /** `8472/8472`; `-1/-1` for ALL, ICMP and GRE. */
+  portRange: string;
+  source?: { cidr: string } | { ipv6Cidr: string } | { groupId: string } | { prefixListId: string };
+  destCidr?: string;
+  policy: 'Accept' | 'Drop';
+  /** 1 (first) to 100. */
+  priority: number;
+  description: string;
+  createTime: string;
+}
+
 export interface SecurityGroup {
   securityGroupId: string;
   securityGroupName: string;
   vpcId: string;
+  description: string;
+  /** A basic group's internal policy: Accept lets members reach each other over the private network. */
+  innerAccessPolicy: 'Accept' | 'Drop';
+  rules: SecurityGroupRule[];
 }
 
 export interface NetworkInterface {
@@ -184,8 +208,15 @@ export const IDS = {
   podVSwitchI: 'vsw-bp1knitpod00000000i01',
   /** Covered by no SNAT entry. */
   podVSwitchUncovered: 'vsw-bp1knitpod00000000i02',
+  /** Opens SSH and, the trap, flannel's VXLAN port 8472/udp to 0.0.0.0/0. */
   nodesSecurityGroup: 'sg-bp1knitnodes0000000001',
   podsSecurityGroup: 'sg-bp1knitpods00000000001',
+  /** The overlay's own rules: 8472/udp from one peer's EIP (198.51.100.20/32). */
+  overlaySecurityGroup: 'sg-bp1knitoverlay00000001',
+  sshRule: 'sgr-bp1knitssh00000000001',
+  vxlanWorldRule: 'sgr-bp1knitvxlanworld0001',
+  vxlanPeerRule: 'sgr-bp1knitvxlanpeer00001',
+  egressRule: 'sgr-bp1knitegress00000001',
   natGateway: 'ngw-bp1knittest000000ngw01',
   snatTable: 'stb-bp1knittest000000stb01',
   forwardTable: 'ftb-bp1knittest000000ftb01',
@@ -214,8 +245,29 @@ export function defaultWorld(now: Date = new Date()): World {
       vSwitch(IDS.podVSwitchUncovered, 'knit-pods-i-extra', 'cn-hangzhou-i', '192.168.128.0/20', 4092),
     ],
     securityGroups: [
-      { securityGroupId: IDS.nodesSecurityGroup, securityGroupName: 'knit-nodes', vpcId: IDS.vpc },
-      { securityGroupId: IDS.podsSecurityGroup, securityGroupName: 'knit-pods', vpcId: IDS.vpc },
+      {
+        securityGroupId: IDS.nodesSecurityGroup,
+        securityGroupName: 'knit-nodes',
+        vpcId: IDS.vpc,
+        description: 'cluster nodes',
+        innerAccessPolicy: 'Accept',
+        rules: [
+          { securityGroupRuleId: IDS.sshRule, direction: 'ingress', ipProtocol: 'TCP', portRange: '22/22', source: { cidr: '0.0.0.0/0' }, policy: 'Accept', priority: 1, description: 'ssh', createTime: '2024-05-20T08:06:00Z' },
+          { securityGroupRuleId: IDS.vxlanWorldRule, direction: 'ingress', ipProtocol: 'UDP', portRange: '8472/8472', source: { cidr: '0.0.0.0/0' }, policy: 'Accept', priority: 1, description: 'flannel vxlan', createTime: '2024-05-20T08:06:10Z' },
+          { securityGroupRuleId: IDS.egressRule, direction: 'egress', ipProtocol: 'ALL', portRange: '-1/-1', destCidr: '0.0.0.0/0', policy: 'Accept', priority: 1, description: '', createTime: '2024-05-20T08:06:20Z' },
+        ],
+      },
+      { securityGroupId: IDS.podsSecurityGroup, securityGroupName: 'knit-pods', vpcId: IDS.vpc, description: 'Terway pod ENIs', innerAccessPolicy: 'Accept', rules: [] },
+      {
+        securityGroupId: IDS.overlaySecurityGroup,
+        securityGroupName: 'knit-overlay',
+        vpcId: IDS.vpc,
+        description: 'the overlay from peers in other VPCs',
+        innerAccessPolicy: 'Accept',
+        rules: [
+          { securityGroupRuleId: IDS.vxlanPeerRule, direction: 'ingress', ipProtocol: 'UDP', portRange: '8472/8472', source: { cidr: '198.51.100.20/32' }, policy: 'Accept', priority: 1, description: 'vxlan from worker-1', createTime: '2024-05-20T08:07:00Z' },
+        ],
+      },
     ],
     instanceTypes: REAL_INSTANCE_TYPES.map((t) => ({ ...t })),
     instances: [
@@ -228,7 +280,7 @@ export function defaultWorld(now: Date = new Date()): World {
         status: 'Running',
         vpcId: IDS.vpc,
         vSwitchId: IDS.nodeVSwitchH,
-        securityGroupIds: [IDS.nodesSecurityGroup],
+        securityGroupIds: [IDS.nodesSecurityGroup, IDS.overlaySecurityGroup],
         eip: { ipAddress: '203.0.113.20', allocationId: 'eip-bp1knitmaster00000001', bandwidth: 100 },
         networkInterfaces: [
           { networkInterfaceId: 'eni-bp1knitmaster00000001', macAddress: '00:16:3e:0a:00:0a', type: 'Primary', vSwitchId: IDS.nodeVSwitchH, privateIpAddresses: ['192.168.0.10'] },
