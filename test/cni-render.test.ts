@@ -55,13 +55,13 @@ describe('flannel', () => {
     expect(r.rollouts).toEqual([{ kind: 'daemonset', namespace: 'kube-flannel', name: 'kube-flannel-ds' }]);
   });
 
-  it('host-gw has no overhead and needs nothing opened; wireguard costs 60 bytes and UDP 51820', () => {
+  it('host-gw has no overhead and needs nothing opened; wireguard costs 80 bytes (flannel v0.28) and UDP 51820', () => {
     const hostGw = render({ plugin: 'flannel', flannel: { backend: 'host-gw' } }, {}, { hostMtu: 9000 });
     expect(netConf(hostGw).Backend).toEqual({ Type: 'host-gw' });
     expect([delegateMtu(hostGw), hostGw.needs]).toEqual([9000, []]);
     const wg = render({ plugin: 'flannel', flannel: { backend: 'wireguard' } });
     expect(netConf(wg).Backend).toEqual({ Type: 'wireguard', ListenPort: 51820 });
-    expect([delegateMtu(wg), wg.needs]).toEqual([1440, [{ protocol: 'udp', number: 51820, what: 'WireGuard' }]]);
+    expect([delegateMtu(wg), wg.needs]).toEqual([1420, [{ protocol: 'udp', number: 51820, what: 'WireGuard' }]]);
   });
 
   it('an MTU given in the spec wins over the computed one', () => {

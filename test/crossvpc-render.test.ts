@@ -271,7 +271,7 @@ describe('planCrossVpcApply', () => {
             write /etc/knit/crossvpc.nft (1717 bytes, mode 0644)
             write /etc/systemd/system/knit-crossvpc.service (559 bytes, mode 0644)
             write /etc/knit/crossvpc-agent.json (164 bytes, mode 0644)
-            write /etc/systemd/system/knit-crossvpc-agent.service (404 bytes, mode 0644)
+            write /etc/systemd/system/knit-crossvpc-agent.service (453 bytes, mode 0644)
       [3/3] crossvpc/boot — Enable knit-crossvpc.service, and start knit-crossvpc-agent.service
             already done when \`systemctl is-enabled --quiet knit-crossvpc.service\` succeeds and \`systemctl is-enabled --quiet knit-crossvpc-agent.service\` succeeds and \`systemctl is-active --quiet knit-crossvpc-agent.service\` succeeds
             run systemctl daemon-reload

@@ -81,6 +81,20 @@ describe('mtuRequirement', () => {
     expect(terway.field).toBeUndefined();
   });
 
+  it("flannel WireGuard: UDP 51820 is probed (and listened on), and the path must carry the pod MTU + flannel v0.28's 80 bytes", () => {
+    const wg = specOf({}, 'network: { plugin: flannel, flannel: { backend: wireguard } }\n');
+    expect(cniLabel(wg)).toBe('flannel (wireguard)');
+    expect(planProbes(wg, 'control-plane').at(-1)).toEqual({ id: '51820/udp', protocol: 'udp', port: 51820, what: 'flannel WireGuard', origin: 'cni', required: true });
+    expect(listenPorts(planProbes(wg, 'worker'))).toEqual([{ protocol: 'tcp', port: 10250, what: 'kubelet' }, { protocol: 'udp', port: 51820, what: 'flannel WireGuard' }]);
+    const need = mtuRequirement(wg, 1500);
+    expect(need).toEqual({
+      plugin: 'flannel', podMtu: 1420, overhead: 80, encapsulation: 'WireGuard', required: 1500, hostMtu: 1500, field: 'network.flannel.mtu', explicit: false,
+    });
+    const narrow = explainMtu(need, { kind: 'measured', pathMtu: 1400, capped: false, icmpSeen: true, pings: 3 }, CTX);
+    expect(narrow).toMatchObject({ what: 'flannel WireGuard', detail: 'path MTU 1400 < 1500 needed (pod MTU 1420 + 80 bytes of WireGuard)' });
+    expect(narrow.fix).toMatch(/^set network\.flannel\.mtu: 1320 in the spec \(path MTU 1400 − 80\)/);
+  });
+
   it('a hybrid cluster needs the larger of its plugins', () => {
     const hybrid = specOf({}, 'network: { plugin: terway, hybrid: { externalPlugin: flannel }, flannel: { mtu: 1200 } }\n');
     expect(mtuRequirement(hybrid, 1500)).toMatchObject({ plugin: 'terway', required: 1500 });

@@ -1,5 +1,14 @@
-/** Preflight's pure checks over fabricated host facts: the rules, per role and CNI, and the fixes they plan. */
+/**
+ * Preflight's pure checks over fabricated host facts: the rules, per role and CNI, and the fixes they
+ * plan (and, for WireGuard built into the kernel, the module probe over a fake host root).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CommandNotFoundError } from '../src/host/exec.js';
+import { HostFiles } from '../src/host/files.js';
+import { probeHost } from '../src/host/probe.js';
 import { checkHost } from '../src/preflight/check.js';
 import { planFixes } from '../src/preflight/fix.js';
 import { applyIgnores, blockingFailures, fixHints, unknownIgnores } from '../src/preflight/outcome.js';
@@ -176,6 +185,56 @@ describe('kernel modules and sysctls depend on the CNI', () => {
       { kind: 'file', path: '/etc/modules-load.d/knit.conf', content: expect.stringMatching(/\nbr_netfilter\noverlay\nvxlan\n$/) },
       { kind: 'exec', argv: ['modprobe', 'vxlan'] },
     ]);
+  });
+
+  describe("flannel's WireGuard backend needs WireGuard in the kernel", () => {
+    const wireguard = target({ flannelBackend: 'wireguard' });
+    const withoutWg = (kernelRelease: string) => healthy({ kernelRelease, modules: { br_netfilter: true, overlay: true } });
+
+    it('on 5.6 and later, a missing module fails with `modprobe wireguard` as the fix', () => {
+      const r = check(withoutWg('6.1.0-13-amd64'), 'modules/wireguard', wireguard);
+      expect(r).toMatchObject({ status: 'fail', reason: "kernel module wireguard is not loaded; flannel's WireGuard backend needs it (in the kernel from 5.6: `modprobe wireguard`)" });
+      expect(r.fix!.effects).toEqual([
+        { kind: 'file', path: '/etc/modules-load.d/knit.conf', content: expect.stringMatching(/\nbr_netfilter\noverlay\nwireguard\n$/) },
+        { kind: 'exec', argv: ['modprobe', 'wireguard'] },
+      ]);
+      expect(r.fix!.note).toBeUndefined();
+      expect(check(withoutWg('5.6.0'), 'modules/wireguard', wireguard).reason).toMatch(/\(in the kernel from 5\.6: `modprobe wireguard`\)$/);
+    });
+
+    it('before 5.6, the reason names the way out: a 5.6+ kernel or a wireguard module for this one (modprobe stays the fix)', () => {
+      for (const release of ['4.19.91-27.al7.x86_64', '5.4.0-150-generic']) {
+        const r = check(withoutWg(release), 'modules/wireguard', wireguard);
+        expect(r.status).toBe('fail');
+        expect(r.reason).toBe(
+          `kernel module wireguard is not loaded; flannel's WireGuard backend needs it, and kernel ${release} predates WireGuard (in the kernel from 5.6): ` +
+            'install a 5.6+ kernel, or a wireguard module built for this one (wireguard-dkms, kmod-wireguard), then `modprobe wireguard`',
+        );
+        expect(r.fix).toMatchObject({ effects: [{ kind: 'file' }, { kind: 'exec', argv: ['modprobe', 'wireguard'] }], note: expect.stringMatching(/before 5\.6/) });
+      }
+    });
+
+    it('passes on a 5.6+ kernel with WireGuard built in: modules.builtin counts, /proc/modules need not list it', async () => {
+      const root = await mkdtemp(join(tmpdir(), 'knit-preflight-wg-'));
+      try {
+        const release = '6.1.0-13-amd64';
+        const files = new HostFiles(root);
+        await files.write('/proc/sys/kernel/osrelease', `${release}\n`);
+        await files.write('/proc/modules', 'overlay 151552 0 - Live 0x0000000000000000\nbr_netfilter 32768 0 - Live 0x0000000000000000\n');
+        await files.write(`/lib/modules/${release}/modules.builtin`, 'kernel/net/ipv4/udp_tunnel.ko\nkernel/drivers/net/wireguard/wireguard.ko\n');
+        const notInstalled = async (argv: readonly string[]): Promise<never> => {
+          throw new CommandNotFoundError(`${argv[0]}: command not found`);
+        };
+        const facts = await probeHost({ files, exec: notInstalled, criSocket: 'unix:///run/containerd/containerd.sock', hostname: 'node-1', path: '' });
+        expect(facts.modules).toMatchObject({ wireguard: true, overlay: true, br_netfilter: true, vxlan: false });
+        expect(check({ ...healthy(), modules: facts.modules, kernelRelease: facts.kernelRelease }, 'modules/wireguard', wireguard)).toMatchObject({
+          status: 'pass',
+          reason: 'wireguard is loaded',
+        });
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
   });
 
   it('br_netfilter counts as present when its sysctls exist (built into the kernel)', () => {

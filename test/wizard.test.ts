@@ -8,6 +8,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { confirm, input, select } from '@inquirer/prompts';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { checkCniAcrossVpcs } from '../src/crossvpc/cni-support.js';
 import { peersOutsideVpc } from '../src/crossvpc/peers.js';
 import { IMAGE_REPOSITORIES } from '../src/defaults.js';
 import { loadSpec } from '../src/spec/load.js';
@@ -266,7 +267,7 @@ describe('the wizard, control plane', () => {
   });
 
   it('adds peers in other VPCs, refusing duplicates and addresses in the service CIDR', async () => {
-    const { answers } = await run(onEcs, [
+    const { answers, printed } = await run(onEcs, [
       [/^This machine is/],
       [/^Node name/],
       [/^Private IP/],
@@ -304,6 +305,43 @@ describe('the wizard, control plane', () => {
     ]);
     const { spec } = load(answers);
     expect(peersOutsideVpc(spec, 'izbp1abcz').map((p) => p.name)).toEqual(['worker-1']);
+    // flannel VXLAN across VPCs: one line recommending WireGuard, the answers unchanged
+    expect(printed.filter((l) => /span VPCs/.test(l))).toEqual([
+      "note: the nodes span VPCs, so pod traffic crosses the internet, unencrypted with VXLAN: flannel's WireGuard backend encrypts it (network.flannel.backend: wireguard; UDP 51820 between nodes, kernel 5.6+)",
+    ]);
+    expect(answers.spec.network).toEqual({ plugin: 'flannel' });
+  });
+
+  const acrossVpcs = `
+kubernetes: { controlPlaneEndpoint: "203.0.113.10:6443" }
+nodes:
+  - { name: master-1, role: control-plane, privateIP: 172.16.0.10, publicIP: 203.0.113.10 }
+  - { name: worker-1, privateIP: 172.17.0.20, publicIP: 198.51.100.20 }
+`;
+  const master: Detected = { hostname: 'master-1', interfaces: [{ name: 'eth0', ip: '172.16.0.10' }], privateIP: '172.16.0.10', publicIP: '203.0.113.10', notOnEcs: 'no answer' };
+
+  it("recommends flannel's WireGuard backend when the --config nodes span VPCs (first, and the default)", async () => {
+    const { answers, printed, asked } = await run(master, [...flannelDefaults], parse(acrossVpcs) as SpecInput);
+    const networks = asked.find((a) => a.message.startsWith('Pod network'))!;
+    expect(networks.default).toBe('flannel-wireguard');
+    expect(networks.choices![0]).toMatchObject({ value: 'flannel-wireguard', name: 'Flannel WireGuard (recommended across VPCs)' });
+    expect(networks.choices!.at(-1)).toMatchObject({ value: 'terway', name: 'Terway (not across VPCs)' });
+    expect(answers.spec.network).toEqual({ plugin: 'flannel', flannel: { backend: 'wireguard' } });
+    expect(load(answers).spec.network.flannel.backend).toBe('wireguard');
+    expect(printed.join('\n')).not.toMatch(/span VPCs/);
+  });
+
+  it('Flannel VXLAN chosen over a WireGuard --config goes back to VXLAN; a network knit refuses across VPCs is named when the nodes are known', async () => {
+    const wgConfig = parse(`${acrossVpcs}network: { plugin: flannel, flannel: { backend: wireguard, mtu: 1380 } }\n`) as SpecInput;
+    const vxlan = await run(master, flannelDefaults.map(([q]) => (String(q) === String(/^Pod network/) ? [q, 'flannel'] : [q])), wgConfig);
+    expect(vxlan.answers.spec.network).toEqual({ plugin: 'flannel', flannel: { backend: 'vxlan', mtu: 1380 } });
+    expect(vxlan.printed.filter((l) => /span VPCs/.test(l))).toHaveLength(1);
+
+    const ipip = await run(master, flannelDefaults.map(([q]) => (String(q) === String(/^Pod network/) ? [q, 'calico-ipip'] : [q])), parse(acrossVpcs) as SpecInput);
+    expect(ipip.answers.spec.network).toEqual({ plugin: 'calico', calico: { mode: 'ipip' } });
+    expect(ipip.printed.filter((l) => /span VPCs/.test(l))).toEqual([
+      'warning: the nodes span VPCs, and network.calico.mode (--calico-mode): ipip does not work across VPCs (IPIP and BGP routes point at private IPs that other VPCs cannot route to); use vxlan',
+    ]);
   });
 
   it('names the conflict of a CIDR as it is typed, and takes the correction (real prompts)', async () => {
@@ -478,6 +516,31 @@ describe('questions', () => {
     ['validateCaCertHash', CA_HASH],
   ] as const)('%s accepts %j', (name, value) => {
     expect(q[name](value)).toBe(true);
+  });
+
+  it('no pod network claims to work across VPCs when knit refuses it there, and every refused one says "one VPC only"', () => {
+    const nodes = [
+      { name: 'a', role: 'control-plane' as const, privateIP: '172.16.0.10', publicIP: '203.0.113.10' },
+      { name: 'b', privateIP: '172.17.0.20', publicIP: '198.51.100.20' },
+    ];
+    for (const [value, n] of Object.entries(q.NETWORKS)) {
+      const spec = loadSpec({
+        file: { name: 'c.yaml', text: stringify({ kubernetes: { controlPlaneEndpoint: '203.0.113.10' }, network: { plugin: n.plugin, calico: { mode: n.calicoMode ?? 'ipip' }, flannel: { backend: n.flannelBackend ?? 'vxlan' } }, nodes }) },
+        hostname: 'a',
+      }).spec;
+      const refused = (() => {
+        try {
+          checkCniAcrossVpcs(spec);
+          return false;
+        } catch {
+          return true;
+        }
+      })();
+      if (refused) expect(n.description, value).toMatch(/one VPC only/);
+      else expect(n.description, value).toMatch(/across VPCs/);
+      if (refused) expect(n.description, value).not.toMatch(/works across VPCs/);
+    }
+    expect(Object.keys(q.NETWORKS)).toContain('flannel-wireguard');
   });
 
   it.each([

@@ -66,6 +66,7 @@ export async function runAgent(opts: AgentOptions, ctx: CommandContext): Promise
 
   async function sync(watch: NodeWatch): Promise<void> {
     // the table's shape (MSS, guarded ports) is read again each time: an apply may have changed it
+    const started = Date.now();
     const shape = await readConfig(ctx);
     const nodes = watch.snapshot().map(clusterNodeOf).filter((n): n is ClusterNode => n !== undefined);
     const live = await readKnitTable(ctx.exec);
@@ -81,7 +82,9 @@ export async function runAgent(opts: AgentOptions, ctx: CommandContext): Promise
       const res = await ctx.exec(['nft', '-f', '-'], { stdin: payload });
       if (res.exitCode !== 0) throw new Error(`nft -f - failed: ${res.stderr.trim().split('\n')[0]}`);
     }
-    const lines = applied ? describePeerChanges(applied, r.want.peers) : [`synced from the cluster: ${r.want.peers.length} peer(s) outside this VPC, ${nodes.length} node(s) watched${payload ? '' : ' (the table already held them)'}`];
+    const lines = applied
+      ? describePeerChanges(applied, r.want.peers)
+      : [`synced from the cluster: ${r.want.peers.length} peer(s) outside this VPC, ${nodes.length} node(s) watched, in ${Date.now() - started} ms${payload ? '' : ' (the table already held them)'}`];
     for (const l of lines) log(l);
     const skippedNow = new Set(r.skipped.map((s) => `${s.node}: ${s.reason}`));
     for (const s of r.skipped) if (!reported.has(`${s.node}: ${s.reason}`)) log(`skipping node ${s.node}: ${s.reason}; fix: ${s.fix}`);

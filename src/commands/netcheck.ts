@@ -141,7 +141,7 @@ async function probe(ctx: CommandContext, spec: Spec, t: ProbeTarget): Promise<n
 // ── --listen ────────────────────────────────────────────────────────────────────────────────────
 
 const BIND_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'in use: something already listens there (for a UDP data path port, the CNI\'s own device, e.g. flannel.1 — run netcheck before installing the CNI, or stop it)',
+  EADDRINUSE: 'in use: something already listens there (for a UDP data path port, the CNI\'s own device, e.g. flannel.1 or flannel-wg — run netcheck before installing the CNI, or stop it)',
   EACCES: 'permission denied: ports below 1024 need root',
   EADDRNOTAVAIL: 'the address is not on this host',
 };

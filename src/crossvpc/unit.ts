@@ -39,6 +39,7 @@ export function renderAgentUnit(knitCommand: readonly string[]): string {
     'Before=kubelet.service',
     '',
     '[Service]',
+    `Environment=NODE_OPTIONS=${CROSSVPC.agent.nodeOptions}`,
     `ExecStart=${[...knitCommand, 'crossvpc', 'agent'].join(' ')}`,
     'Restart=always',
     'RestartSec=5',

@@ -88,7 +88,7 @@ export interface MtuRequirement {
   plugin: string;
   /** The pod interface MTU the CNI will use on this node. */
   podMtu: number;
-  /** Encapsulation bytes per packet (VXLAN 50, IPIP 20, WireGuard 60, none 0). */
+  /** Encapsulation bytes per packet (VXLAN 50, IPIP 20, WireGuard 80, none 0). */
   overhead: number;
   /** e.g. `VXLAN`, or undefined without encapsulation. */
   encapsulation?: string;

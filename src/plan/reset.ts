@@ -7,8 +7,8 @@ import { PATHS } from '../defaults.js';
 import type { Step } from '../runner/types.js';
 import { KUBEADM_JOIN_CONFIG } from './join.js';
 
-/** Devices the supported CNIs create on a node (flannel, calico IPIP/VXLAN, kube-proxy IPVS). */
-export const CNI_DEVICES = ['flannel.1', 'cni0', 'tunl0', 'vxlan.calico', 'kube-ipvs0'] as const;
+/** Devices the supported CNIs create on a node (flannel VXLAN and WireGuard, calico IPIP/VXLAN, kube-proxy IPVS). */
+export const CNI_DEVICES = ['flannel.1', 'flannel-wg', 'cni0', 'tunl0', 'vxlan.calico', 'kube-ipvs0'] as const;
 
 export interface ResetContext {
   home: string;

@@ -43,6 +43,8 @@ const MODULE_PURPOSE: Record<string, string> = {
   nf_tables: "knit's cross-VPC address map runs in nftables",
 };
 export const KNOWN_MODULES = Object.keys(MODULE_PURPOSE);
+/** The first kernel with WireGuard in it (built in or as the `wireguard` module). */
+export const WIREGUARD_SINCE = { major: 5, minor: 6 } as const;
 export const modulePurpose = (name: string): string => MODULE_PURPOSE[name] ?? 'the chosen CNI needs it';
 
 function tunnelModules(t: PreflightTarget): string[] {

@@ -66,52 +66,85 @@ export const PEER_ROLE_CHOICES: Choice<Spec['nodes'][number]['role']>[] = [
 ];
 
 type CalicoMode = Spec['network']['calico']['mode'];
-export type NetworkChoice = 'flannel' | `calico-${CalicoMode}` | 'terway';
+type FlannelBackend = Spec['network']['flannel']['backend'];
+export type NetworkChoice = 'flannel' | 'flannel-wireguard' | `calico-${CalicoMode}` | 'terway';
 
-/** Each pod network knit offers: the spec's plugin (and Calico mode), and when to pick it. */
-export const NETWORKS: Record<NetworkChoice, { plugin: CniPlugin; calicoMode?: CalicoMode; name: string; description: string }> = {
-  flannel: { plugin: 'flannel', name: 'Flannel VXLAN', description: 'simplest; works across VPCs and clouds over public IPs' },
+/** Each pod network knit offers: the spec's plugin (and Calico mode or flannel backend), and when to pick it. */
+export const NETWORKS: Record<NetworkChoice, { plugin: CniPlugin; calicoMode?: CalicoMode; flannelBackend?: FlannelBackend; name: string; description: string }> = {
+  flannel: { plugin: 'flannel', name: 'Flannel VXLAN', description: 'simplest; works across VPCs and clouds over public IPs, unencrypted' },
+  'flannel-wireguard': {
+    plugin: 'flannel',
+    flannelBackend: 'wireguard',
+    name: 'Flannel WireGuard',
+    description: 'encrypts pod traffic between nodes (UDP 51820; kernel 5.6+ or the wireguard module); works across VPCs and clouds over public IPs',
+  },
   'calico-ipip': {
     plugin: 'calico',
     calicoMode: 'ipip',
     name: 'Calico IPIP (Always)',
-    description: 'encapsulates all pod traffic; works across VPCs; NetworkPolicy',
+    description: 'encapsulates all pod traffic; NetworkPolicy; one VPC only (its routes point at private IPs: knit refuses it across VPCs)',
   },
   'calico-crosssubnet': {
     plugin: 'calico',
     calicoMode: 'crosssubnet',
     name: 'Calico CrossSubnet',
-    description: 'IPIP only between subnets, native routing inside one; needs source/dest check off or VPC routes',
+    description: 'IPIP only between subnets, native routing inside one; needs source/dest check off or VPC routes; one VPC only',
   },
   'calico-bgp': {
     plugin: 'calico',
     calicoMode: 'bgp',
     name: 'Calico BGP',
-    description: 'no encapsulation; needs an L2/routable network or route entries; not across VPCs',
+    description: 'no encapsulation; needs an L2/routable network or route entries; one VPC only',
   },
-  'calico-vxlan': { plugin: 'calico', calicoMode: 'vxlan', name: 'Calico VXLAN', description: 'VXLAN instead of IPIP, without BGP; works across VPCs' },
+  'calico-vxlan': { plugin: 'calico', calicoMode: 'vxlan', name: 'Calico VXLAN', description: 'VXLAN instead of IPIP, without BGP; NetworkPolicy; works across VPCs, unencrypted' },
   terway: {
     plugin: 'terway',
     name: 'Terway',
-    description: 'Alibaba Cloud ENI: pods get VPC IPs; ECS only, needs ENI quota and a RAM role; not across clouds',
+    description: 'Alibaba Cloud ENI: pods get VPC IPs; ECS only, needs ENI quota and a RAM role; one VPC only',
   },
 };
 
-/** Terway is the recommended first choice on ECS; elsewhere it comes last, marked as not fitting this host. */
-export function networkChoices(d: Detected): Choice<NetworkChoice>[] {
+/** What the answers so far say about where the nodes are. */
+export interface NetworkContext {
+  /** Some node is outside this node's VPC: pod traffic between them crosses the internet over public IPs. */
+  acrossVpcs?: boolean;
+}
+
+/**
+ * Across VPCs, flannel's WireGuard backend comes first as the recommendation (pod traffic crosses the
+ * internet; it encrypts it). Otherwise Terway is the recommended first choice on ECS; off ECS it comes
+ * last, marked as not fitting this host.
+ */
+export function networkChoices(d: Detected, ctx: NetworkContext = {}): Choice<NetworkChoice>[] {
   const choice = (value: NetworkChoice, suffix = ''): Choice<NetworkChoice> => ({
     value,
     name: NETWORKS[value].name + suffix,
     description: NETWORKS[value].description,
   });
-  const others = (Object.keys(NETWORKS) as NetworkChoice[]).filter((k) => k !== 'terway').map((k) => choice(k));
-  return d.ecs ? [choice('terway', ' (recommended on ECS)'), ...others] : [...others, choice('terway', ' (this host is not on ECS)')];
+  const keys = Object.keys(NETWORKS) as NetworkChoice[];
+  const others = (...not: NetworkChoice[]) => keys.filter((k) => !not.includes(k)).map((k) => choice(k));
+  if (ctx.acrossVpcs) return [choice('flannel-wireguard', ' (recommended across VPCs)'), ...others('flannel-wireguard', 'terway'), choice('terway', ' (not across VPCs)')];
+  return d.ecs ? [choice('terway', ' (recommended on ECS)'), ...others('terway')] : [...others('terway'), choice('terway', ' (this host is not on ECS)')];
 }
 
-export function defaultNetwork(d: Detected, initial?: SpecInput['network']): NetworkChoice {
+export function defaultNetwork(d: Detected, initial?: SpecInput['network'], ctx: NetworkContext = {}): NetworkChoice {
   if (initial?.plugin === 'calico') return `calico-${initial.calico?.mode ?? 'ipip'}`;
+  if (initial?.plugin === 'flannel') return initial.flannel?.backend === 'wireguard' ? 'flannel-wireguard' : 'flannel';
   if (initial?.plugin) return initial.plugin;
+  if (ctx.acrossVpcs) return 'flannel-wireguard';
   return d.ecs ? 'terway' : 'flannel';
+}
+
+/**
+ * Said once the nodes are known, when they span VPCs: the recommendation for a flannel VXLAN cluster
+ * (pod traffic crosses the internet in clear), or why the chosen network cannot work there (knit
+ * refuses it; `refusal` is that message).
+ */
+export function acrossVpcsNote(network: NonNullable<SpecInput['network']>, refusal: string | undefined): string | undefined {
+  if (refusal) return `warning: the nodes span VPCs, and ${refusal}`;
+  if (network.plugin === 'flannel' && (network.flannel?.backend ?? 'vxlan') === 'vxlan')
+    return "note: the nodes span VPCs, so pod traffic crosses the internet, unencrypted with VXLAN: flannel's WireGuard backend encrypts it (network.flannel.backend: wireguard; UDP 51820 between nodes, kernel 5.6+)";
+  return undefined;
 }
 
 export const TERWAY_MODE_CHOICES: Choice<Spec['network']['terway']['mode']>[] = [

@@ -5,9 +5,11 @@
  */
 import type { confirm, input, select } from '@inquirer/prompts';
 import { KUBERNETES, POD_SUBNET_BY_CNI, SPEC_API_VERSION, SPEC_KIND } from '../defaults.js';
-import { needsPublicIp, sameVpc } from '../crossvpc/peers.js';
+import { checkCniAcrossVpcs } from '../crossvpc/cni-support.js';
+import { hasPeersOutsideVpc, needsPublicIp, sameVpc } from '../crossvpc/peers.js';
 import { specSchema, type CniPlugin, type NodeSpec, type SpecInput } from '../spec/schema.js';
 import {
+  acrossVpcsNote,
   defaultEndpoint,
   defaultMirror,
   defaultNetwork,
@@ -66,6 +68,26 @@ export interface WizardAnswers {
 
 type NodeInput = SpecInput['nodes'][number];
 
+/** A node as answered so far, as the VPC rule reads it (only its private IP and vpc label count). */
+const asNode = (n: NodeInput): NodeSpec => ({ ...n, role: n.role ?? 'worker' });
+
+/**
+ * Once the nodes are known: across VPCs, recommend encryption to a control plane choosing flannel
+ * VXLAN, and warn anyone whose network knit's cross-VPC phase would refuse.
+ */
+function noteAcrossVpcs(draft: SpecInput, local: NodeSpec, joining: boolean): string | undefined {
+  const parsed = specSchema.safeParse(draft);
+  if (!parsed.success || !hasPeersOutsideVpc(parsed.data, local)) return undefined;
+  let refusal: string | undefined;
+  try {
+    checkCniAcrossVpcs(parsed.data);
+  } catch (e) {
+    refusal = (e as Error).message;
+  }
+  // a joining node cannot change the cluster's network: it only hears why it will not work
+  return refusal || !joining ? acrossVpcsNote(draft.network ?? { plugin: 'flannel' }, refusal) : undefined;
+}
+
 /** The select value that switches to typing an address that no NIC has. */
 const ANOTHER_ADDRESS = 'another';
 
@@ -102,7 +124,9 @@ export async function askCluster(deps: WizardDeps): Promise<WizardAnswers> {
     default: initial?.kubernetes.version ?? KUBERNETES.defaultVersion,
     validate: validateVersion,
   });
-  draft.network = await askNetwork(ask, detected, initial?.network, { joining, ofCluster, print });
+  // nodes from --config may already span VPCs: then flannel's WireGuard backend is the recommended default
+  const acrossVpcs = draft.nodes.some((n) => n !== local && !sameVpc(local, asNode(n)));
+  draft.network = await askNetwork(ask, detected, initial?.network, { joining, ofCluster, print, acrossVpcs });
   if (!joining)
     draft.kubernetes.controlPlaneEndpoint = await ask.text('API server endpoint for the other nodes (HOST[:PORT])', {
       default: initial?.kubernetes.controlPlaneEndpoint ?? defaultEndpoint(local),
@@ -123,6 +147,8 @@ export async function askCluster(deps: WizardDeps): Promise<WizardAnswers> {
   while (await ask.yes('Add another node? (nodes in other VPCs or clouds need one entry each)', false))
     draft.nodes.push(await askPeer(ask, draft, local));
   await askMissingPublicIP(ask, draft, local);
+  const note = noteAcrossVpcs(draft, local, joining);
+  if (note) print(note);
 
   // 6. images: pulled by the control plane that creates the cluster
   if (!joining) draft.mirror = await ask.choose('Pull images from', MIRROR_CHOICES, initial?.mirror ?? defaultMirror(detected));
@@ -206,14 +232,17 @@ async function askNetwork(
   ask: Ask,
   detected: Detected,
   initial: NetworkInput | undefined,
-  { joining, ofCluster, print }: { joining: boolean; ofCluster: string; print: (line: string) => void },
+  { joining, ofCluster, print, acrossVpcs }: { joining: boolean; ofCluster: string; print: (line: string) => void; acrossVpcs: boolean },
 ): Promise<NetworkInput & { plugin: CniPlugin }> {
-  const choice = await ask.choose(`Pod network${ofCluster}`, networkChoices(detected), defaultNetwork(detected, initial));
-  const { plugin, calicoMode } = NETWORKS[choice];
+  const choice = await ask.choose(`Pod network${ofCluster}`, networkChoices(detected, { acrossVpcs }), defaultNetwork(detected, initial, { acrossVpcs }));
+  const { plugin, calicoMode, flannelBackend } = NETWORKS[choice];
   if (plugin === 'terway' && !detected.ecs)
     print(`warning: Terway runs only on ECS, and this host does not look like an ECS instance (${detected.notOnEcs ?? 'no instance metadata'})`);
   const network = { ...initial, plugin };
   if (calicoMode) return { ...network, calico: { ...initial?.calico, mode: calicoMode } };
+  if (flannelBackend) return { ...network, flannel: { ...initial?.flannel, backend: flannelBackend } };
+  // Flannel VXLAN chosen over a --config spec's WireGuard: back to VXLAN (other backends of the file are kept)
+  if (plugin === 'flannel' && initial?.flannel?.backend === 'wireguard') return { ...network, flannel: { ...initial.flannel, backend: 'vxlan' } };
   if (plugin === 'terway') return { ...network, terway: await askTerway(ask, detected, initial?.terway, joining) };
   return network;
 }

@@ -24,6 +24,9 @@
  * as IPv6 next hops), so the lab uses no IPv4 addresses beyond the tables below.
  *
  * Public addresses are TEST-NET-3, private ones RFC 1918, and all of them exist only inside the lab.
+ *
+ * `buildClusterLab(lab, { overlay: 'none', podMtu })` leaves flannel.1 out (flannel's iptables rules stay)
+ * for a test that programs another flannel backend, as test/lab/wireguard.ts does for WireGuard.
  */
 import { createHash } from 'node:crypto';
 import type { Lab } from './netns.js';
@@ -115,15 +118,15 @@ export interface ClusterLab {
   pods: Record<NodeName, string>;
 }
 
-/** The knit spec for these nodes. */
-export function clusterSpecYaml(): string {
+/** The knit spec for these nodes; flannel's backend is its default (vxlan) unless given. */
+export function clusterSpecYaml(opts: { flannelBackend?: 'vxlan' | 'wireguard' } = {}): string {
   const node = (name: NodeName) => {
     const n = NODES[name];
     return `  - { name: ${name}, role: ${n.role}, privateIP: ${n.privateIP}, publicIP: ${n.publicIP}, vpc: ${n.vpc} }`;
   };
   return [
     `kubernetes: { controlPlaneEndpoint: ${NODES.cp.publicIP} }`,
-    'network: { plugin: flannel }',
+    opts.flannelBackend ? `network: { plugin: flannel, flannel: { backend: ${opts.flannelBackend} } }` : 'network: { plugin: flannel }',
     'nodes:',
     ...NODE_NAMES.map(node),
     '',
@@ -183,8 +186,20 @@ async function buildNetwork(lab: Lab, net: ClusterLab): Promise<void> {
   ].join('\n'));
 }
 
+export interface ClusterLabOptions {
+  /**
+   * flannel's backend device: `vxlan` (the default) programs flannel.1 with its routes, neighbours and
+   * FDB entries; `none` leaves the overlay out (flannel's iptables rules stay) for a test that programs
+   * another backend itself, e.g. WireGuard (test/lab/wireguard.ts).
+   */
+  overlay?: 'vxlan' | 'none';
+  /** The pod interfaces' MTU, as flannel hands it to the bridge plugin (FLANNEL_MTU); VXLAN's 1450 by default. */
+  podMtu?: number;
+}
+
 /** The node's NIC, its pod behind cni0 (as the bridge CNI plugin that flannel delegates to sets it up). */
-async function buildNode(lab: Lab, net: ClusterLab, name: NodeName): Promise<void> {
+async function buildNode(lab: Lab, net: ClusterLab, name: NodeName, opts: ClusterLabOptions = {}): Promise<void> {
+  const podMtu = opts.podMtu ?? CLUSTER.podMtu;
   const n = NODES[name];
   const ns = net.nodes[name];
   await ipBatch(lab, ns, [
@@ -194,17 +209,18 @@ async function buildNode(lab: Lab, net: ClusterLab, name: NodeName): Promise<voi
     'link add cni0 type bridge',
     `addr add ${n.podGateway}/${PREFIX} dev cni0`,
     'link set cni0 up',
-    `link add veth-pod mtu ${CLUSTER.podMtu} type veth peer name eth0 netns ${net.pods[name]}`,
+    `link add veth-pod mtu ${podMtu} type veth peer name eth0 netns ${net.pods[name]}`,
     'link set veth-pod master cni0',
     'link set veth-pod up',
   ]);
   await ipBatch(lab, net.pods[name], [
-    `link set eth0 mtu ${CLUSTER.podMtu} up`,
+    `link set eth0 mtu ${podMtu} up`,
     `addr add ${n.podIP}/${PREFIX} dev eth0`,
     `route add default via ${n.podGateway}`,
   ]);
   await lab.run(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  await buildFlannel(lab, ns, name);
+  if ((opts.overlay ?? 'vxlan') === 'vxlan') await buildFlannel(lab, ns, name);
+  else await installFlannelRules(lab, ns, name);
   await installKubeProxy(lab, ns);
 }
 
@@ -453,13 +469,13 @@ export async function addInternetHost(lab: Lab, net: ClusterLab): Promise<string
   return ns;
 }
 
-/** Builds the whole cluster: routers, nodes, pods, flannel and kube-proxy. */
-export async function buildClusterLab(lab: Lab): Promise<ClusterLab> {
+/** Builds the whole cluster: routers, nodes, pods, flannel (VXLAN unless `opts.overlay` says none) and kube-proxy. */
+export async function buildClusterLab(lab: Lab, opts: ClusterLabOptions = {}): Promise<ClusterLab> {
   const named = async (prefix: string) =>
     Object.fromEntries(await Promise.all(NODE_NAMES.map(async (n) => [n, await lab.addNamespace(`${prefix}${n}`)] as const))) as Record<NodeName, string>;
   const [inet, vpcbGateway, nodes, pods] = await Promise.all([lab.addNamespace('inet'), lab.addNamespace('vpcb'), named(''), named('pod-')]);
   const net: ClusterLab = { inet, vpcbGateway, nodes, pods };
   await buildNetwork(lab, net);
-  await Promise.all(NODE_NAMES.map((n) => buildNode(lab, net, n)));
+  await Promise.all(NODE_NAMES.map((n) => buildNode(lab, net, n, opts)));
   return net;
 }

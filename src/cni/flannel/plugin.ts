@@ -11,6 +11,7 @@ const NAMESPACE = 'kube-flannel';
 const CONFIG_MAP = 'kube-flannel-cfg';
 const DAEMONSET = 'kube-flannel-ds';
 const WIREGUARD_PORT = 51820;
+const WIREGUARD_OVERHEAD = 80;
 
 interface NetConf {
   Network?: string;
@@ -36,7 +37,9 @@ function backendOf(spec: Spec): Record<string, unknown> {
 export const flannel: CniPluginDef = {
   name: 'flannel',
   describe: (spec) => `Flannel ${spec.network.flannel.backend} (${CNI.templates.flannel.split('/')[1]})`,
-  encapsulationOverhead: (spec) => ({ vxlan: 50, wireguard: 60, 'host-gw': 0 })[spec.network.flannel.backend],
+  // flannel's own numbers (v0.28.9): vxlan MTU = NIC - 50; wireguard_network.go `overhead = 80` (room for
+  // an IPv6 outer header: 40 + UDP 8 + type 4 + key index 4 + nonce 8 + tag 16), also over IPv4
+  encapsulationOverhead: (spec) => ({ vxlan: 50, wireguard: WIREGUARD_OVERHEAD, 'host-gw': 0 })[spec.network.flannel.backend],
   needs({ flannel: f }) {
     if (f.backend === 'vxlan') return [{ protocol: 'udp', number: f.port, what: 'VXLAN' }];
     if (f.backend === 'wireguard') return [{ protocol: 'udp', number: WIREGUARD_PORT, what: 'WireGuard' }];
