@@ -12,8 +12,8 @@ const terway = caseSpec('terway-eni-policy.yaml');
 
 const healthyCluster = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   nodes: [
-    { name: 'master-1', ready: true, annotations: {}, allocatablePods: 110 },
-    { name: 'worker-1', ready: true, annotations: {}, allocatablePods: 110 },
+    { name: 'master-1', ready: true, annotations: { 'knit.dev/public-ip': '203.0.113.10' }, allocatablePods: 110 },
+    { name: 'worker-1', ready: true, annotations: { 'knit.dev/public-ip': '198.51.100.20' }, allocatablePods: 110 },
   ],
   pods: [
     { namespace: 'kube-flannel', name: 'kube-flannel-ds-a', node: 'master-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'kube-flannel-ds' },
@@ -37,7 +37,7 @@ describe('knit doctor', () => {
   it('a healthy cross-VPC flannel cluster has nothing to report', () => {
     const findings = diagnose(facts());
     expect(findings.filter((f) => f.status !== 'ok')).toEqual([]);
-    expect(findings.map((f) => f.id)).toEqual(['host/cni-leftovers', 'crossvpc/map', 'cni/pods', 'flannel/public-ip-overwrite', 'metrics-server/kubelet-address']);
+    expect(findings.map((f) => f.id)).toEqual(['host/cni-leftovers', 'crossvpc/map', 'cni/pods', 'flannel/public-ip-overwrite', 'crossvpc/public-ip', 'metrics-server/kubelet-address']);
   });
 
   it("another CNI's leftovers are a failure with preflight's fix", () => {
@@ -60,6 +60,15 @@ describe('knit doctor', () => {
     cluster.nodes[1]!.annotations = { 'flannel.alpha.coreos.com/public-ip-overwrite': '198.51.100.20' };
     const [f] = byId(diagnose(facts({ cluster })), 'flannel/public-ip-overwrite');
     expect(f).toMatchObject({ status: 'warn', message: expect.stringContaining('is set on worker-1'), fix: expect.stringContaining('knit crossvpc apply') });
+  });
+
+  it("a node outside its peers' VPC that publishes no knit.dev/public-ip is named, with the command that fixes it", () => {
+    const cluster = healthyCluster();
+    cluster.nodes[1]!.annotations = {};
+    cluster.nodes.push({ name: 'autoscaled-1', ready: true, annotations: {}, allocatablePods: 110 });
+    expect(byId(diagnose(facts({ cluster })), 'crossvpc/public-ip')[0]).toMatchObject({
+      status: 'warn', message: expect.stringMatching(/^worker-1, autoscaled-1 publish no knit\.dev\/public-ip/), fix: expect.stringContaining('knit crossvpc annotate'),
+    });
   });
 
   it('metrics-server without the pinned address type fails across VPCs', () => {

@@ -4,7 +4,7 @@
  */
 import { PLUGINS } from '../cni/index.js';
 import { CROSSVPC } from '../defaults.js';
-import { peersOutsideVpc } from '../crossvpc/peers.js';
+import { hasPeersOutsideVpc, peersOutsideVpc } from '../crossvpc/peers.js';
 import { ADDRESS_TYPES_ARG, pinAddressTypes, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
 import type { NftDrift } from '../crossvpc/nft.js';
 import type { CheckResult } from '../preflight/types.js';
@@ -129,6 +129,20 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
       overwritten.length > 0
         ? { id: 'flannel/public-ip-overwrite', status: 'warn', message: `${CROSSVPC.flannelPublicIpAnnotation} is set on ${overwritten.join(', ')}: pod traffic to them leaves through their EIPs, also from their own VPC`, fix: 'knit crossvpc apply on each of them (removes it and restarts its flannel pod)' }
         : { id: 'flannel/public-ip-overwrite', status: 'ok', message: 'flannel tunnels to private IPs (knit maps the ones in other VPCs)' },
+    );
+  }
+
+  // every node's agent maps a node outside its VPC only through the public IP that node publishes
+  if (crossVpc) {
+    const needsIt = (name: string) => {
+      const n = spec.nodes.find((x) => x.name === name);
+      return n === undefined || hasPeersOutsideVpc(spec, n); // a node the spec does not know: its VPC is unknown here
+    };
+    const missing = cluster.nodes.filter((n) => n.annotations[CROSSVPC.publicIpAnnotation] === undefined && needsIt(n.name)).map((n) => n.name);
+    findings.push(
+      missing.length > 0
+        ? { id: 'crossvpc/public-ip', status: 'warn', message: `${missing.join(', ')} publish no ${CROSSVPC.publicIpAnnotation}: the agents on nodes in other VPCs cannot map them`, fix: `knit crossvpc annotate -f <spec> (or kubectl annotate node <node> ${CROSSVPC.publicIpAnnotation}=<its public IP>)` }
+        : { id: 'crossvpc/public-ip', status: 'ok', message: `every node publishes its public IP (${CROSSVPC.publicIpAnnotation}) for the agents` },
     );
   }
 
