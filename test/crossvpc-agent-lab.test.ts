@@ -9,17 +9,14 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { run as crossvpc } from '../src/commands/crossvpc.js';
-import type { CommandContext } from '../src/commands/context.js';
 import { CROSSVPC, PATHS } from '../src/defaults.js';
 import { HostFiles } from '../src/host/files.js';
-import { createOutput } from '../src/ui/output.js';
 import { kubeconfigYaml, startFakeApiServer, type FakeApiServer } from './helpers/fake-apiserver.js';
 import { KNIT_BIN } from './helpers/knit.js';
 import { NODES, NODE_NAMES, buildClusterLab, clusterSpecYaml, type ClusterLab, type NodeName } from './lab/cluster-topology.js';
+import { knitCrossvpc } from './lab/knit-on-node.js';
 import { Lab, describeLab, probeLabSupport } from './lab/netns.js';
 import { addNodeInNewVpc, type NewNode } from './lab/new-vpc-node.js';
 import { clientAddress, startTcpServer, tryConnect, type TcpServer } from './lab/tcp.js';
@@ -48,12 +45,7 @@ describeLab('knit crossvpc agent: the map follows the cluster (stand-in API serv
 
   /** `knit crossvpc apply` as init/join run it: the spec seeds the map and the agent's settings are written. */
   async function apply(h: Host, spec: string): Promise<void> {
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    const ctx: CommandContext = {
-      out: createOutput({ format: 'json', stdout: quiet, stderr: quiet, env: {} }),
-      exec: lab.exec(ns[h]), files: new HostFiles(root(h)), env: {}, hostname: h, interactive: false,
-    };
-    expect(await crossvpc('apply', { config: spec, nodeName: h, skip: ['crossvpc/boot'] }, ctx)).toBe(0);
+    expect((await knitCrossvpc(lab, { ns: ns[h], root: root(h), hostname: h }, 'apply', { config: spec, nodeName: h, skip: ['crossvpc/boot'] })).code).toBe(0);
   }
 
   /** Starts the agent as systemd would, in `h`'s namespace, with the kubelet's kubeconfig pointing at `server`. */
@@ -162,14 +154,8 @@ describeLab('knit crossvpc agent: the map follows the cluster (stand-in API serv
   });
 
   it('status shows the cluster as the source, with the last sync and the nodes watched', async () => {
-    let out = '';
-    const sink = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
-    const ctx: CommandContext = {
-      out: createOutput({ format: 'json', stdout: sink, stderr: new Writable({ write: (_c, _e, cb) => cb() }), env: {} }),
-      exec: lab.exec(ns.cp), files: new HostFiles(root('cp')), env: {}, hostname: 'cp', interactive: false,
-    };
-    const code = await crossvpc('status', { config: join(dir, 'cluster.yaml'), nodeName: 'cp' }, ctx);
-    const json = JSON.parse(out) as { source: string; inSync: boolean; agent: { watched: number } };
-    expect({ code, source: json.source, inSync: json.inSync, watched: json.agent.watched }).toEqual({ code: 0, source: 'cluster', inSync: true, watched: 5 });
+    const { code, json } = await knitCrossvpc(lab, { ns: ns.cp, root: root('cp'), hostname: 'cp' }, 'status', { config: join(dir, 'cluster.yaml'), nodeName: 'cp' });
+    const { source, inSync, agent } = json as { source: string; inSync: boolean; agent: { watched: number } };
+    expect({ code, source, inSync, watched: agent.watched }).toEqual({ code: 0, source: 'cluster', inSync: true, watched: 5 });
   });
 });

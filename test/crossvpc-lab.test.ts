@@ -8,15 +8,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as crossvpc, type CrossVpcAction, type CrossVpcOptions } from '../src/commands/crossvpc.js';
-import type { CommandContext } from '../src/commands/context.js';
+import type { CrossVpcAction, CrossVpcOptions } from '../src/commands/crossvpc.js';
 import { CROSSVPC } from '../src/defaults.js';
 import { HostFiles } from '../src/host/files.js';
 import { specSchema } from '../src/spec/schema.js';
-import { createOutput } from '../src/ui/output.js';
 import {
   addInternetHost,
   CLUSTER,
@@ -33,6 +30,7 @@ import {
   type ClusterLab,
   type NodeName,
 } from './lab/cluster-topology.js';
+import { knitCrossvpc } from './lab/knit-on-node.js';
 import { Lab, describeLab, probeLabSupport } from './lab/netns.js';
 import { clientAddress, fetchBulk, startBulkServer, startTcpServer, tryConnect, type TcpServer } from './lab/tcp.js';
 import { sendUdp, startUdpListener, vxlanFrame, type UdpListener } from './lab/vxlan.js';
@@ -97,21 +95,8 @@ describeLab('knit crossvpc on four nodes in three VPCs: flannel VXLAN, kube-prox
   const specFile = () => join(dir, 'cluster.yaml');
 
   /** Runs the command the CLI runs, on `node`, with -o json; returns its exit code and JSON document. */
-  async function knit(node: NodeName, action: CrossVpcAction, opts: CrossVpcOptions & { dryRun?: boolean; config?: string } = {}) {
-    let stdout = '';
-    const sink = new Writable({ write: (chunk, _enc, cb) => ((stdout += String(chunk)), cb()) });
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    const ctx: CommandContext = {
-      out: createOutput({ format: 'json', stdout: sink, stderr: quiet, env: {} }),
-      exec: lab.exec(net.nodes[node]),
-      files: files(node),
-      env: {},
-      hostname: node,
-      interactive: false,
-    };
-    const code = await crossvpc(action, { config: specFile(), nodeName: node, ...opts }, ctx);
-    return { code, json: JSON.parse(stdout) as Record<string, unknown> };
-  }
+  const knit = (node: NodeName, action: CrossVpcAction, opts: CrossVpcOptions & { dryRun?: boolean; config?: string } = {}) =>
+    knitCrossvpc(lab, { ns: net.nodes[node], root: join(dir, node), hostname: node }, action, { config: specFile(), nodeName: node, ...opts });
   const statuses = (r: { json: Record<string, unknown> }) => (r.json.steps as { id: string; status: string }[]).map((s) => `${s.id}:${s.status}`);
 
   /** knit's table with handles: a table re-created, or rules re-added, would differ. */

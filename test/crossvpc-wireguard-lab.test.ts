@@ -15,15 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { podMtu } from '../src/cni/index.js';
-import { run as crossvpc, type CrossVpcAction, type CrossVpcOptions } from '../src/commands/crossvpc.js';
-import type { CommandContext } from '../src/commands/context.js';
-import { HostFiles } from '../src/host/files.js';
+import type { CrossVpcAction, CrossVpcOptions } from '../src/commands/crossvpc.js';
 import { specSchema } from '../src/spec/schema.js';
-import { createOutput } from '../src/ui/output.js';
 import {
   addInternetHost,
   CLUSTER,
@@ -35,6 +31,7 @@ import {
   type ClusterLab,
   type NodeName,
 } from './lab/cluster-topology.js';
+import { knitCrossvpc } from './lab/knit-on-node.js';
 import { Lab, describeLab, probeLabSupport } from './lab/netns.js';
 import { fetchBulk, startBulkServer } from './lab/tcp.js';
 import { sendUdp } from './lab/vxlan.js';
@@ -79,21 +76,8 @@ describeLab("flannel's WireGuard backend across VPCs through knit's address map:
   const marker = `knit-cleartext-${randomBytes(6).toString('hex')}`;
 
   const specFile = () => join(dir, 'cluster.yaml');
-  async function knit(node: NodeName, action: CrossVpcAction, opts: CrossVpcOptions = {}) {
-    let stdout = '';
-    const sink = new Writable({ write: (chunk, _enc, cb) => ((stdout += String(chunk)), cb()) });
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    const ctx: CommandContext = {
-      out: createOutput({ format: 'json', stdout: sink, stderr: quiet, env: {} }),
-      exec: lab.exec(net.nodes[node]),
-      files: new HostFiles(join(dir, node)),
-      env: {},
-      hostname: node,
-      interactive: false,
-    };
-    const code = await crossvpc(action, { config: specFile(), nodeName: node, ...opts }, ctx);
-    return { code, json: JSON.parse(stdout) as Record<string, unknown> };
-  }
+  const knit = (node: NodeName, action: CrossVpcAction, opts: CrossVpcOptions = {}) =>
+    knitCrossvpc(lab, { ns: net.nodes[node], root: join(dir, node), hostname: node }, action, { config: specFile(), nodeName: node, ...opts });
 
   /** Pod `from` → pod `to` with a marked line; the server's view of the client (its source address). */
   async function podToPod(from: NodeName, to: NodeName, timeoutMs?: number) {

@@ -29,6 +29,7 @@
  * for a test that programs another flannel backend, as test/lab/wireguard.ts does for WireGuard.
  */
 import { createHash } from 'node:crypto';
+import { installEipNat } from './nat-topology.js';
 import type { Lab } from './netns.js';
 
 export const CLUSTER = {
@@ -172,18 +173,7 @@ async function buildNetwork(lab: Lab, net: ClusterLab): Promise<void> {
   // with br_netfilter on, bridged frames would go through iptables and meet FORWARD's drop; a VPC's switch does not filter
   if ((await lab.exec(inet)(['test', '-e', '/proc/sys/net/bridge/bridge-nf-call-iptables'])).exitCode === 0)
     await lab.run(inet, ['sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0']);
-  const eips = Object.values(NODES);
-  await lab.run(inet, ['iptables-restore'], [
-    '*nat',
-    ...eips.map((n) => `-A PREROUTING -d ${n.publicIP}/32 -j DNAT --to-destination ${n.privateIP}`),
-    ...eips.map((n) => `-A POSTROUTING -s ${n.privateIP}/32 -j SNAT --to-source ${n.publicIP}`),
-    'COMMIT',
-    '*filter',
-    // a VPC's private addresses are not routable from outside it: only EIP traffic gets through
-    '-A FORWARD -m conntrack ! --ctstate DNAT -j DROP',
-    'COMMIT',
-    '',
-  ].join('\n'));
+  await installEipNat(lab, inet, Object.values(NODES));
 }
 
 export interface ClusterLabOptions {

@@ -61,14 +61,20 @@ async function buildInternet(lab: Lab, inet: string, hosts: Record<HostName, str
     await lab.run(ns, ['ip', 'route', 'add', 'default', 'via', h.gateway]);
   }
   await lab.run(inet, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  const eips = Object.values(HOSTS);
+  await installEipNat(lab, inet, Object.values(HOSTS));
+}
+
+/**
+ * The cloud's side of EIPs on the "internet" router: 1:1 NAT of each public IP to its host's private IP,
+ * and a drop of forwarded traffic that was not DNATed (a VPC's private addresses are not routable).
+ */
+export async function installEipNat(lab: Lab, inet: string, eips: readonly { privateIP: string; publicIP: string }[]): Promise<void> {
   await lab.run(inet, ['iptables-restore'], [
     '*nat',
     ...eips.map((h) => `-A PREROUTING -d ${h.publicIP}/32 -j DNAT --to-destination ${h.privateIP}`),
     ...eips.map((h) => `-A POSTROUTING -s ${h.privateIP}/32 -j SNAT --to-source ${h.publicIP}`),
     'COMMIT',
     '*filter',
-    // a VPC's private addresses are not routable from outside it: only EIP traffic gets through
     '-A FORWARD -m conntrack ! --ctstate DNAT -j DROP',
     'COMMIT',
     '',
