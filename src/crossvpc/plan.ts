@@ -7,7 +7,7 @@ import { CROSSVPC, PATHS } from '../defaults.js';
 import type { Effect, Step } from '../runner/types.js';
 import type { Spec } from '../spec/schema.js';
 import { checkCniAcrossVpcs } from './cni-support.js';
-import { hasLegacyNat, NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } from './legacy.js';
+import { NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } from './legacy.js';
 import { METRICS_SERVER, metricsServerArgsPatch, pinAddressTypes, type MetricsServerFacts } from './metrics-server.js';
 import { cniNeeds } from '../cni/index.js';
 import { mssForMtu, NFT_TABLE, planNftUpdate, renderNftRemoval, renderNftTable, type NftMapOptions, type NftTableState, type NftWant } from './nft.js';
