@@ -93,7 +93,7 @@ export function buildProgram(): Command {
       .description('load the address map (nftables table ip knit, persistent across reboots); replaces what earlier versions set up')
       .option('--kubeconfig <file>', 'kubeconfig for metrics-server and earlier flannel annotations (default: $KUBECONFIG, admin.conf, kubelet.conf)'),
   ))).action(crossvpcAction('apply'));
-  addSpecOptions(crossvpc.command('status').description('compare the live map and the saved ruleset with the spec (exit 1 when either drifted)')).action(
+  addSpecOptions(crossvpc.command('status').description("compare the live map and the saved ruleset with their source, the cluster's Nodes (agent) or the spec (exit 1 when either drifted)")).action(
     crossvpcAction('status'),
   );
   crossvpc
