@@ -49,14 +49,19 @@ describeLab('knit crossvpc agent: the map follows the cluster (stand-in API serv
   }
 
   /** Starts the agent as systemd would, in `h`'s namespace, with the kubelet's kubeconfig pointing at `server`. */
-  async function startAgent(h: Host, server: string): Promise<void> {
+  async function startAgent(h: Host, server: string, { kubeadmLater = false } = {}): Promise<void> {
     await mkdir(join(root(h), 'etc/kubernetes'), { recursive: true });
-    await writeFile(join(root(h), PATHS.kubeletConf), kubeconfigYaml(server));
+    const kubeletConf = () => writeFile(join(root(h), PATHS.kubeletConf), kubeconfigYaml(server));
+    if (!kubeadmLater) await kubeletConf();
     const child = lab.spawn(ns[h], ['env', `KNIT_HOST_ROOT=${root(h)}`, `HOME=${dir}`, 'KNIT_AGENT_WATCH_SILENT_S=20', 'node', KNIT_BIN, 'crossvpc', 'agent']);
     logs[h] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => logs[h].push(l));
     createInterface({ input: child.stderr! }).on('line', (l) => logs[h].push(`stderr: ${l}`));
     agents[h] = child;
+    if (!kubeadmLater) return;
+    // as on a joining node: the agent starts with the map, before kubeadm has written the kubelet's kubeconfig
+    await eventually(`${h}'s agent waits for the kubeconfig`, async () => logs[h].some((l) => l.includes('waiting for')));
+    await kubeletConf();
   }
 
   const peerMap = (h: Host) => lab.run(ns[h], ['nft', 'list', 'map', 'ip', 'knit', 'peer_public']);
@@ -103,7 +108,7 @@ describeLab('knit crossvpc agent: the map follows the cluster (stand-in API serv
     const spec = join(dir, 'with-w5.yaml');
     await writeFile(spec, `${clusterSpecYaml()}  - { name: w5, privateIP: ${W5.privateIP}, publicIP: ${W5.publicIP}, vpc: ${W5.vpc} }\n`);
     await apply('w5', spec);
-    await startAgent('w5', `http://${NODES.cp.publicIP}:${API_PORT}`);
+    await startAgent('w5', `http://${NODES.cp.publicIP}:${API_PORT}`, { kubeadmLater: true });
     // cp does not know w5 yet: it sees w5's public address, not the node address Kubernetes knows it by
     expect(await seenBy(kubelet, ns.w5, NODES.cp.privateIP, KUBELET_PORT)).toBe(W5.publicIP);
 
@@ -111,6 +116,8 @@ describeLab('knit crossvpc agent: the map follows the cluster (stand-in API serv
     for (const h of NODE_NAMES) await eventually(`${h} maps w5`, () => mapped(h, W5.privateIP));
     expect(await seenBy(kubelet, ns.w5, NODES.cp.privateIP, KUBELET_PORT)).toBe(W5.privateIP);
     for (const h of NODE_NAMES) expect(logs[h].filter((l) => l.includes('added peer w5')), h).toHaveLength(1);
+    // and w5's own agent, which waited for its kubeconfig, took over from its spec (every other node is outside vpc-e)
+    await eventually("w5's agent synced", async () => logs.w5.some((l) => l.includes('synced from the cluster: 4 peer(s)')));
   });
 
   it('a kubelet status update (no field the map reads) logs nothing; a changed public IP is updated in place', async () => {

@@ -6,6 +6,7 @@
  * reaches the API server (perhaps in another VPC) before the watch is back. One log line per change.
  * Until the API server answers, the table stays as the spec (or the last sync) left it.
  */
+import { access } from 'node:fs/promises';
 import { describePeerChanges, clusterNodeOf, wantFromCluster, type ClusterNode, type SkippedNode } from '../crossvpc/cluster-nodes.js';
 import { planNftUpdate, renderNftTable, type NftMapOptions, type NftWant } from '../crossvpc/nft.js';
 import type { CrossVpcPeer } from '../crossvpc/peers.js';
@@ -49,6 +50,9 @@ async function readConfig(ctx: CommandContext): Promise<AgentConfig> {
 }
 
 const stamp = () => new Date().toISOString();
+const KUBECONFIG_POLL_MS = 2000;
+/** A real path (the kubeconfig is read by the client library, not through the host root). */
+const exists = (path: string) => access(path).then(() => true, () => false);
 
 export async function runAgent(opts: AgentOptions, ctx: CommandContext): Promise<number> {
   requireRoot(ctx);
@@ -119,6 +123,11 @@ export async function runAgent(opts: AgentOptions, ctx: CommandContext): Promise
     }, CROSSVPC.agent.debounceMs);
   }
 
+  // installed before kubeadm runs (init and join load the map first): the kubelet's kubeconfig comes later
+  if (!(await exists(cfg.kubeconfig))) {
+    log(`waiting for ${cfg.kubeconfig} (written when kubeadm init or join has run); the table is left as it is`);
+    while (!(await exists(cfg.kubeconfig))) await new Promise((r) => setTimeout(r, KUBECONFIG_POLL_MS));
+  }
   log(`watching Nodes as ${cfg.node} (kubeconfig ${cfg.kubeconfig})`);
   watch = await watchNodes(cfg.kubeconfig, {
     change: schedule,
