@@ -166,7 +166,8 @@ function report(
     if (plan) ctx.out.raw(`\n${plan.length ? formatPlan(`What ${fixFlag} would change (dry run: nothing was changed)`, plan) : 'Nothing to fix.\n'}`);
   }
   const failures = blockingFailures(results);
-  if (failures.length === 0) return 0;
+  // a dry run of --fix only shows what it would do: the failures it would fix are its subject, not an error
+  if (failures.length === 0 || plan) return 0;
   throw failedChecks(failures, '--ignore');
 }
 
