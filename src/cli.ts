@@ -18,12 +18,42 @@ class ExitWith extends Error {
 const packageVersion = (): string =>
   (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/**
+ * The step ids `--skip` takes, as `knit init --help` and `knit join --help` list them. Kept equal to the
+ * plans (src/plan/) by test/cli.test.ts; here as text so that `--help` loads no plan module.
+ */
+const INIT_STEPS = `
+Steps for --skip, in plan order (a group skips every step in it):
+  preflight     the host checks (to go on past one check: --ignore-preflight-errors CHECK)
+  crossvpc      the cross-VPC address map, with nodes in other VPCs: crossvpc/map, crossvpc/legacy,
+                crossvpc/persist, crossvpc/boot, crossvpc/flannel, crossvpc/metrics-server, and
+                crossvpc/annotate after kubeadm
+  kubeadm       kubeadm/config, kubeadm/init
+  kubeconfig    $HOME/.kube/config
+  cni           cni/crds (Calico, Terway with NetworkPolicy; waits up to 60 s until they are
+                Established), cni/apply, cni/annotate (Calico route reflectors), wait/cni-rollout
+  wait          every wait after the CNI is applied: wait/node-ready (this node Ready, up to 300 s),
+                wait/cni-rollout (the CNI's DaemonSets and Deployments, up to 300 s each; formerly
+                cni/rollout, which --skip still takes)
+`;
+
+const JOIN_STEPS = `
+Steps for --skip, in plan order (a group skips every step in it):
+  preflight     the host checks (to go on past one check: --ignore-preflight-errors CHECK)
+  crossvpc      the cross-VPC address map, with nodes in other VPCs: crossvpc/map, crossvpc/legacy,
+                crossvpc/persist, crossvpc/boot, crossvpc/flannel, crossvpc/metrics-server, and
+                crossvpc/annotate after kubeadm
+  kubeadm       kubeadm/config, kubeadm/join
+  cni           cni/annotate (Calico route reflectors)
+join has no wait steps: it ends when kubeadm join does.
+`;
+
 export function buildProgram(): Command {
   const program = new Command('knit')
     .description('Bootstrap Kubernetes cluster networking on Alibaba Cloud ECS and across VPCs')
     .version(packageVersion())
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--debug', 'show stack traces')
+    .option('--debug', "show stack traces, their frames in knit's TypeScript sources (dist/knit.cjs.map)")
     .showSuggestionAfterError()
     .exitOverride();
 
@@ -50,7 +80,8 @@ export function buildProgram(): Command {
       .option('-y, --yes', 'never prompt (for scripts and CI)')
       .option('-i, --interactive', 'the wizard: detect this host, ask the rest (a worker is joined instead), show the plan, confirm')
       .option('--save <file>', 'with --interactive: save the answers as a cluster spec for `knit init --config FILE --yes`')
-      .option('--show-certificate-key', 'also print the control-plane join command with its certificate key'),
+      .option('--show-certificate-key', 'also print the control-plane join command with its certificate key')
+      .addHelpText('after', INIT_STEPS),
   )))).action(action(async () => {
     // --interactive: the wizard, which hands its answers over to init (or to join, for a worker)
     const load = (interactive: unknown) => (interactive ? import('./commands/wizard.js') : import('./commands/init.js'));
@@ -66,7 +97,8 @@ export function buildProgram(): Command {
       .option('--token <token>', 'bootstrap token')
       .option('--ca-cert-hash <sha256:hash>', 'hash of the cluster CA')
       .option('--control-plane', 'join as another control plane')
-      .option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)'),
+      .option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)')
+      .addHelpText('after', JOIN_STEPS),
   )))).action(action(async () => (await import('./commands/join.js')).run as Action));
 
   addDryRunOption(addSpecOptions(

@@ -8,9 +8,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SCHEMA_KINDS, validateObjects } from '../src/cni/validate.js';
+import { checkManifest, checkObjects, SCHEMA_KINDS, SCHEMA_KUBERNETES_VERSION, validateObjects } from '../src/cni/validate.js';
 import { Ajv, type Options as AjvOptions, type ValidateFunction } from 'ajv'; // transitive (kubernetes-models → @kubernetes-models/validate)
 import { describe, expect, it } from 'vitest';
+import { skipUnless } from './helpers/skip.js';
 import { parseAllDocuments } from 'yaml';
 import { renderCni } from '../src/cni/index.js';
 import type { AccessKey } from '../src/cni/types.js';
@@ -33,7 +34,7 @@ const isCalicoCr = (o: Obj): boolean => o.apiVersion === CALICO_CR_API && CALICO
 const UPSTREAM = process.env.KNIT_UPSTREAM_DIR ?? resolve(import.meta.dirname, '../../shared/upstream');
 const UPSTREAM_CALICO = join(UPSTREAM, 'calico/calico.yaml');
 const HAS_UPSTREAM = existsSync(UPSTREAM_CALICO);
-const SKIP_REASON = HAS_UPSTREAM ? '' : ` — SKIPPED: ${UPSTREAM_CALICO} is missing (no upstream CRD schemas to validate against)`;
+const UPSTREAM_SUPPORT = { ok: HAS_UPSTREAM, reason: `${UPSTREAM_CALICO} is missing (no upstream CRD schemas to validate against)` };
 
 const label = (o: Obj): string => `${o.kind ?? '?'} ${o.metadata?.name ?? '?'}`;
 
@@ -184,7 +185,7 @@ describe('Calico custom resources match the openAPIV3Schema of their CRD in upst
     expect(withCrs.map((r) => r.name)).toEqual(expect.arrayContaining(['calico ipip', 'calico bgp with route reflectors and peers', 'terway hybrid, external calico']));
   });
 
-  it.skipIf(!HAS_UPSTREAM).each(withCrs.map((r) => [r.name, r.docs] as const))(`%s: BGPConfiguration/BGPPeer validate against upstream's CRD schemas${SKIP_REASON}`, (_name, docs) => {
+  it.each(withCrs.map((r) => [r.name, r.docs] as const))(`%s: BGPConfiguration/BGPPeer validate against upstream's CRD schemas`, skipUnless(UPSTREAM_SUPPORT), (_name, docs) => {
     expect(calicoCrProblems(docs)).toEqual([]);
   });
 });
@@ -197,7 +198,46 @@ describe('the validators catch broken documents (the suite can fail)', () => {
     const ds = broken.find((o) => o.kind === 'DaemonSet')!;
     ds.spec.template.spec.containers[0].ports[0].containerPort = '8081';
     expect(await kubernetesProblems(flannel)).toEqual([]);
-    expect(await kubernetesProblems(broken)).toEqual([expect.stringMatching(/^DaemonSet kube-flannel-ds: .*containerPort must be integer/)]);
+    expect(await kubernetesProblems(broken)).toEqual(['DaemonSet kube-flannel-ds: spec.template.spec.containers[0].ports[0].containerPort must be integer']);
+  });
+
+  it('names every failing field of an object, a missing one as required, with the field apart', async () => {
+    const broken = structuredClone(flannel);
+    const ds = broken.find((o) => o.kind === 'DaemonSet')!;
+    delete ds.spec.selector;
+    ds.spec.template.spec.containers[0].image = 5;
+    expect(await validateObjects(broken)).toEqual([
+      { object: 'DaemonSet kube-flannel-ds', field: 'spec.selector', message: 'spec.selector is required' },
+      { object: 'DaemonSet kube-flannel-ds', field: 'spec.template.spec.containers[0].image', message: 'spec.template.spec.containers[0].image must be string' },
+    ]);
+  });
+
+  it('counts what it checked: Kubernetes objects, and custom resources left to their CRDs', async () => {
+    const bgp = RENDERINGS.find((r) => r.name === 'calico bgp with route reflectors and peers')!.docs;
+    const check = await checkObjects(bgp);
+    const crs = bgp.filter((o) => o.apiVersion.startsWith('crd.projectcalico.org/')).length;
+    expect(crs).toBeGreaterThan(0);
+    expect(check).toEqual({ checked: bgp.length - crs, customResources: crs, kubernetesVersion: SCHEMA_KUBERNETES_VERSION, problems: [] });
+    const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\ndata: { x: 1 }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: b }\n';
+    expect(await checkManifest(yaml)).toEqual({
+      checked: 2,
+      customResources: 0,
+      kubernetesVersion: SCHEMA_KUBERNETES_VERSION,
+      problems: [{ object: 'ConfigMap a', field: 'data.x', message: 'data.x must be string' }],
+    });
+  });
+
+  it(`the schemas are Kubernetes ${SCHEMA_KUBERNETES_VERSION}'s, as knit says: a field new in 1.33 is checked, one new in 1.34 is unknown`, async () => {
+    const pod = (spec: Obj) => [{ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'd' }, spec: {
+      selector: { matchLabels: { a: 'b' } },
+      template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } },
+    } }];
+    expect(SCHEMA_KUBERNETES_VERSION).toBe('1.33');
+    // Lifecycle.stopSignal (1.33): typed, so a number fails
+    const stop = pod({ containers: [{ name: 'c', image: 'i', lifecycle: { stopSignal: 15 } }] });
+    expect(await validateObjects(stop)).toEqual([expect.objectContaining({ field: 'spec.template.spec.containers[0].lifecycle.stopSignal' })]);
+    // PodSpec.hostnameOverride (1.34): not in these schemas, so anything passes
+    expect(await validateObjects(pod({ hostnameOverride: 15 }))).toEqual([]);
   });
 
   it('an apiVersion/kind without a schema fails, even in a known group', async () => {
@@ -213,17 +253,17 @@ describe('the validators catch broken documents (the suite can fail)', () => {
     ]);
   });
 
-  it.skipIf(!HAS_UPSTREAM)(`a BGPPeer whose asNumber is a string fails its upstream CRD schema${SKIP_REASON}`, () => {
+  it(`a BGPPeer whose asNumber is a string fails its upstream CRD schema`, skipUnless(UPSTREAM_SUPPORT), () => {
     const peer = { apiVersion: CALICO_CR_API, kind: 'BGPPeer', metadata: { name: 'p' }, spec: { peerIP: '10.0.0.1', asNumber: '64500' } };
     expect(calicoCrProblems([peer])).toEqual([expect.stringMatching(/^BGPPeer p: \/spec\/asNumber must be integer/)]);
   });
 
-  it.skipIf(!HAS_UPSTREAM)(`a BGPConfiguration whose nodeToNodeMeshEnabled is a string fails its upstream CRD schema${SKIP_REASON}`, () => {
+  it(`a BGPConfiguration whose nodeToNodeMeshEnabled is a string fails its upstream CRD schema`, skipUnless(UPSTREAM_SUPPORT), () => {
     const config = { apiVersion: CALICO_CR_API, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: 'false', asNumber: 64512 } };
     expect(calicoCrProblems([config])).toEqual([expect.stringMatching(/^BGPConfiguration default: \/spec\/nodeToNodeMeshEnabled must be boolean/)]);
   });
 
-  it.skipIf(!HAS_UPSTREAM)(`upstream calico.yaml has a CRD schema for every Calico kind knit renders${SKIP_REASON}`, () => {
+  it(`upstream calico.yaml has a CRD schema for every Calico kind knit renders`, skipUnless(UPSTREAM_SUPPORT), () => {
     for (const kind of CALICO_CR_KINDS) expect(calicoCrdValidators().has(kind)).toBe(true);
   });
 });

@@ -26,7 +26,8 @@ const KUBELET_PORT = 10250;
 const W5: NewNode & { vpc: string } = { name: 'w5', privateIP: '172.16.5.50', gateway: '172.16.5.1', publicIP: '203.0.113.50', vpc: 'vpc-e' };
 type Host = NodeName | 'w5';
 
-const support = await probeLabSupport();
+// the cluster topology (bridge, sysctl, iptables-restore) and knit's address map (nft)
+const support = await probeLabSupport(['bridge', 'sysctl', 'iptables-restore', 'nft']);
 
 describeLab('knit crossvpc agent: the map follows the cluster (stand-in API server, four nodes in three VPCs)', support, () => {
   const lab = new Lab();

@@ -62,7 +62,8 @@ const NODE_ADDRESSES = new Set<string>(NODE_NAMES.flatMap((n) => [NODES[n].priva
 const ACROSS: [NodeName, NodeName][] = [['cp', 'w1'], ['cp', 'w2'], ['w1', 'w2']];
 const PAIRS: [NodeName, NodeName][] = [...ACROSS.flatMap(([a, b]): [NodeName, NodeName][] => [[a, b], [b, a]]), ['cp', 'w3']];
 
-const labSupport = await probeLabSupport();
+// the cluster topology (bridge, sysctl, iptables-restore) and knit's address map (nft)
+const labSupport = await probeLabSupport(['bridge', 'sysctl', 'iptables-restore', 'nft']);
 const support = labSupport.ok ? await probeWireguardSupport() : labSupport;
 
 describeLab("flannel's WireGuard backend across VPCs through knit's address map: encrypted on the wire, guarded at the port", support, () => {

@@ -102,7 +102,7 @@ describe('knit init', () => {
       'preflight:skipped',
       'crossvpc/map:skipped', 'crossvpc/persist:skipped', 'crossvpc/boot:skipped', 'kubeadm/config:applied',
       'kubeadm/init:applied', 'kubeconfig:applied', 'crossvpc/annotate:skipped',
-      'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
+      'cni/apply:applied', 'wait/node-ready:unchanged', 'wait/cni-rollout:unchanged',
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
     expect(doc.join.controlPlaneCommand).toMatch(/--control-plane --certificate-key [a-f0-9]{64}$/);
@@ -130,7 +130,7 @@ describe('knit init', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
       'preflight:skipped', 'kubeadm/config:applied', 'kubeadm/init:applied', 'kubeconfig:applied',
-      'cni/crds:applied', 'cni/apply:applied', 'cni/annotate:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
+      'cni/crds:applied', 'cni/apply:applied', 'cni/annotate:applied', 'wait/node-ready:unchanged', 'wait/cni-rollout:unchanged',
     ]);
     const kubectl = (await calls()).filter((c) => c.startsWith('kubectl')).map((c) => c.replace(/^kubectl --kubeconfig \S+ /, ''));
     expect(kubectl.filter((c) => !c.startsWith('diff'))).toEqual([
@@ -149,14 +149,14 @@ describe('knit init', () => {
     // run again: every apply is found in sync by kubectl diff and skipped
     const again = await knit(['-o', 'json', 'init', '-f', calico, '--yes', '--skip', 'preflight'], { env });
     expect(JSON.parse(again.stdout).steps.filter((s: { id: string }) => s.id.startsWith('cni/')).map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
-      'cni/crds:already-done', 'cni/apply:already-done', 'cni/annotate:unchanged', 'cni/rollout:unchanged',
+      'cni/crds:already-done', 'cni/apply:already-done', 'cni/annotate:unchanged',
     ]);
   });
 
-  it('a CNI that does not roll out fails cni/rollout naming the DaemonSet; a re-run resumes', async () => {
+  it('a CNI that does not roll out fails wait/cni-rollout naming the DaemonSet; a re-run resumes', async () => {
     const r = await init([], { FAKE_ROLLOUT_STUCK: 'kube-flannel-ds' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error: step cni/rollout failed');
+    expect(r.stderr).toContain('error: step wait/cni-rollout failed');
     expect(r.stderr).toContain('rollout status daemonset/kube-flannel-ds');
     const resumed = await init();
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -170,9 +170,32 @@ describe('knit init', () => {
     expect(r.stderr).toContain('--skip wait/node-ready');
     expect((await init(['--skip', 'wait/node-ready'], { FAKE_KUBECTL_NOT_READY: '1' })).code).toBe(0);
   });
+
+  it('--skip wait skips every wait: the node Ready and the CNI rollout (neither would end here)', async () => {
+    const r = await init(['--skip', 'wait', '-o', 'json'], { FAKE_KUBECTL_NOT_READY: '1', FAKE_ROLLOUT_STUCK: 'kube-flannel-ds' });
+    expect(r.code, r.stderr).toBe(0);
+    const statuses = (JSON.parse(r.stdout) as { steps: { id: string; status: string }[] }).steps.map((s) => `${s.id}:${s.status}`);
+    expect(statuses.slice(-2)).toEqual(['wait/node-ready:skipped', 'wait/cni-rollout:skipped']);
+    expect((await calls()).filter((c) => / wait | rollout /.test(c))).toEqual([]);
+  });
+
+  it('the old id cni/rollout still skips the rollout wait, and so does --skip cni', async () => {
+    for (const skip of ['cni/rollout', 'cni']) {
+      const r = await init(['--skip', skip, '-o', 'json'], { FAKE_ROLLOUT_STUCK: 'kube-flannel-ds' });
+      expect(r.code, `${skip}: ${r.stderr}`).toBe(0);
+      const steps = (JSON.parse(r.stdout) as { steps: { id: string; status: string }[] }).steps;
+      expect(steps.find((s) => s.id === 'wait/cni-rollout')?.status, skip).toBe('skipped');
+    }
+  });
+
+  it('off ECS, init says so as information, not as a problem', async () => {
+    const r = await init(['--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe('not on ECS: using the spec and flags only');
+  });
 });
 
-const support = await probeLabSupport();
+const support = await probeLabSupport(['nft']); // knit's cross-VPC address map
 describeLab('knit init with the cross-VPC phase, inside a network namespace', support, () => {
   const lab = new Lab();
   let ns: string;
@@ -188,7 +211,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
       'preflight:skipped',
       'crossvpc/map:applied', 'crossvpc/persist:applied', 'crossvpc/boot:applied', 'kubeadm/config:applied',
       'kubeadm/init:applied', 'kubeconfig:applied', 'crossvpc/annotate:applied',
-      'cni/apply:applied', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
+      'cni/apply:applied', 'wait/node-ready:unchanged', 'wait/cni-rollout:unchanged',
     ]);
     const loaded = await table();
     expect(await lab.run(ns, ['nft', 'list', 'map', 'ip', 'knit', 'peer_public'])).toContain('elements = { 172.17.0.20 : 198.51.100.20 }');
@@ -207,7 +230,7 @@ describeLab('knit init with the cross-VPC phase, inside a network namespace', su
       'preflight:skipped',
       'crossvpc/map:unchanged', 'crossvpc/persist:unchanged', 'crossvpc/boot:already-done', 'kubeadm/config:unchanged',
       'kubeadm/init:already-done', 'kubeconfig:unchanged', 'crossvpc/annotate:unchanged',
-      'cni/apply:already-done', 'wait/node-ready:unchanged', 'cni/rollout:unchanged',
+      'cni/apply:already-done', 'wait/node-ready:unchanged', 'wait/cni-rollout:unchanged',
     ]);
     expect(await table()).toBe(loaded);
   });

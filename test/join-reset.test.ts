@@ -93,7 +93,7 @@ describe('knit reset', () => {
   });
 });
 
-const support = await probeLabSupport();
+const support = await probeLabSupport(['nft']); // knit's cross-VPC address map
 describeLab('knit reset on a node (network namespace)', support, () => {
   const lab = new Lab();
   let ns: string;

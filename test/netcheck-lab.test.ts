@@ -15,7 +15,8 @@ import { KNIT_BIN } from './helpers/knit.js';
 import { runNetcheck, startNetcheckListener, type RunningListener } from './lab/netcheck.js';
 import { Lab, describeLab, probeLabSupport } from './lab/netns.js';
 
-const support = await probeLabSupport();
+// the NAT topology (bridge, sysctl, iptables-restore), knit netcheck's path MTU probe (ping), the sockets check (ss)
+const support = await probeLabSupport(['bridge', 'sysctl', 'iptables-restore', 'ping', 'ss']);
 
 const SPEC = `
 kubernetes: { controlPlaneEndpoint: ${HOSTS.master.publicIP} }
@@ -85,7 +86,6 @@ describeLab('knit netcheck across a 1:1 NAT (network namespaces)', support, () =
     // the worker sees the master as its EIP: the 1:1 NAT is on the way
     expect(report).toMatchObject({ seenAs: HOSTS.master.publicIP, localAddress: HOSTS.master.privateIP, nat: true });
     expect(check(report, 'path-mtu').detail).toBe("path MTU ≥ 1500 (this node's interface MTU), needs 1500 (pod MTU 1450 + 50 bytes of VXLAN)");
-    expect(ms).toBeLessThan(5000);
     console.info(`[netcheck lab] all checks passing: ${report.elapsedMs} ms inside knit, ${ms} ms for the process`);
   });
 

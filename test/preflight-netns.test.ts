@@ -19,9 +19,10 @@ import { planFixes } from '../src/preflight/fix.js';
 import type { PreflightTarget } from '../src/preflight/types.js';
 import { runPlan } from '../src/runner/run.js';
 import { specSchema } from '../src/spec/schema.js';
+import { allOf, needRoot, needTools, skipUnless } from './helpers/skip.js';
 
 const ok = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-const skipReason = process.getuid?.() !== 0 ? 'needs root to create a network namespace' : !ok('ip', '-V') ? 'needs iproute2 (ip)' : undefined;
+const support = allOf(needRoot('to create a network namespace'), needTools(['ip', 'sysctl']));
 
 const NS = `knit-pf-${randomBytes(4).toString('hex')}`;
 const IP_FORWARD = 'net.ipv4.ip_forward';
@@ -48,7 +49,7 @@ const target: PreflightTarget = { spec, role: 'control-plane', cni: 'terway' };
 /** Only these fixes run here: the others (modprobe, swapoff, setenforce) would change the host itself. */
 const NETWORK_CHECKS = /^(sysctl|iptables)\//;
 
-describe.skipIf(skipReason !== undefined)(`preflight network fixes in netns ${NS}${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
+describe(`preflight network fixes in netns ${NS}`, skipUnless(support), () => {
   let root: string;
   let hostBefore: Record<string, string>;
   let hasBridge: boolean;

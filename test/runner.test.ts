@@ -7,7 +7,7 @@ import { HostApplier } from '../src/host/apply.js';
 import { HostFiles } from '../src/host/files.js';
 import { formatPlan } from '../src/runner/describe.js';
 import { runPlan } from '../src/runner/run.js';
-import { checkSkipIds } from '../src/runner/skip.js';
+import { checkSkipIds, isSkipped } from '../src/runner/skip.js';
 import type { Effect, EffectApplier, Step } from '../src/runner/types.js';
 import { fakeExec } from './helpers/fake-exec.js';
 
@@ -58,9 +58,9 @@ describe('runPlan', () => {
     expect(applier.applied.map((x) => x.kind)).toEqual(['file']); // token step never ran
   });
 
-  it('rejects --skip ids that name no step', () => {
+  it('rejects --skip ids that name no step, listing the steps and the groups', () => {
     expect(checkSkipIds(steps, new Set(['kubeadm', 'host/file']))).toBeUndefined();
-    expect(checkSkipIds(steps, new Set(['kubeadm/int']))).toMatch(/^--skip: unknown step kubeadm\/int/);
+    expect(checkSkipIds(steps, new Set(['kubeadm/int']))).toBe('--skip: unknown step kubeadm/int (steps: host/file, kubeadm/init, kubeadm/token; groups: host, kubeadm)');
   });
 
   it('prints the plan from the same effect data', () => {
@@ -142,5 +142,31 @@ describe('HostApplier on a temporary host root', () => {
       output: 'modprobe: FATAL: Module br_netfilter not found',
     });
     fake.assertAllUsed();
+  });
+});
+
+describe('--skip matching', () => {
+  const one = (s: string) => new Set([s]);
+
+  it('a group is a whole first segment: kubeadm skips kubeadm/*, never kubeadmx/* (nor does kube skip kubeadm/*)', () => {
+    expect(isSkipped('kubeadm/init', one('kubeadm'))).toBe(true);
+    expect(isSkipped('kubeadmx/init', one('kubeadm'))).toBe(false);
+    expect(isSkipped('kubeadm/init', one('kube'))).toBe(false);
+    expect(isSkipped('kubeadm', one('kubeadm'))).toBe(true);
+    expect(isSkipped('kubeadm/init', one('kubeadm/in'))).toBe(false);
+    const only = [{ id: 'kubeadmx/init', title: 'x', effects: [] }];
+    expect(checkSkipIds(only, one('kubeadm'))).toMatch(/^--skip: unknown step kubeadm /);
+  });
+
+  it('wait covers every wait step; the rollout wait keeps its old id cni/rollout and stays in cni', () => {
+    expect(isSkipped('wait/node-ready', one('wait'))).toBe(true);
+    expect(isSkipped('wait/cni-rollout', one('wait'))).toBe(true);
+    expect(isSkipped('wait/cni-rollout', one('cni/rollout'))).toBe(true);
+    expect(isSkipped('wait/cni-rollout', one('cni'))).toBe(true);
+    expect(isSkipped('wait/node-ready', one('cni'))).toBe(false);
+    expect(isSkipped('wait/cni-rollout', one('cni/roll'))).toBe(false);
+    expect(isSkipped('wait/cni-rollout', one('waits'))).toBe(false);
+    const planned = [{ id: 'wait/cni-rollout', title: 'x', effects: [] }];
+    expect(checkSkipIds(planned, new Set(['cni/rollout', 'cni', 'wait']))).toBeUndefined();
   });
 });

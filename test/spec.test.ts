@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { loadSpec, stringifySpec, type SpecFlags } from '../src/spec/load.js';
 
+/** One line naming the field first, as test/spec-fuzz.test.ts holds every error to (copied: importing a test file runs its tests). */
+const FIELD_LINE = /^(spec|[a-zA-Z]+(\.[a-zA-Z]+|\[\d+\])*)( \(--[a-z0-9-]+\))?: \S.*$/;
+
 const crossVpcFile = `
 apiVersion: knit/v1alpha1
 kind: Cluster
@@ -93,7 +96,7 @@ describe('bad input gets one line naming the field', () => {
     ['an unsupported Kubernetes version', { k8sVersion: '1.22.0' }, 'kubernetes.version (--k8s-version): Kubernetes 1.22.0 is not supported (knit supports 1.28 to 1.35)'],
     ['a port out of range', { controlPlaneEndpoint: '203.0.113.10:70000' }, 'kubernetes.controlPlaneEndpoint (--control-plane-endpoint): port 70000 is out of range (1-65535)'],
     ['a node IP inside the pod network', { advertiseAddress: '10.244.3.4' }, 'nodes[0].privateIP (--advertise-address): 10.244.3.4 lies inside kubernetes.podSubnet 10.244.0.0/16'],
-    ['a missing private IP', { advertiseAddress: undefined }, 'nodes[0].privateIP (--advertise-address): is required (an IPv4 address)'],
+    ['a missing private IP', { advertiseAddress: undefined }, "nodes[0].privateIP (--advertise-address): is required (this node's private IP, the address on its NIC)"],
   ])('%s', (_, flags, message) => {
     expect(errorOf(() => load({ ...base, ...flags }))).toBe(message);
   });
@@ -110,5 +113,64 @@ describe('bad input gets one line naming the field', () => {
       /^network: Unrecognized key: "vni"/,
     );
     expect(errorOf(() => load({}, 'kubernetes: [\n'))).toMatch(/^cluster\.yaml:\d+:\d+: /);
+  });
+});
+
+describe('the control-plane endpoint: given, else the first control plane\'s public IP, else its private IP in one VPC', () => {
+  const nodes = (...lines: string[]) => `nodes:\n${lines.map((l) => `  - ${l}\n`).join('')}`;
+
+  it('defaults to the first control plane\'s public IP, and says nothing', () => {
+    const { spec, notes } = load({ advertiseAddress: '172.16.0.10', publicIp: '203.0.113.10' });
+    expect([spec.kubernetes.controlPlaneEndpoint, notes]).toEqual(['203.0.113.10:6443', []]);
+  });
+
+  it('an endpoint given wins over both addresses', () => {
+    const { spec, notes } = load({ advertiseAddress: '172.16.0.10', controlPlaneEndpoint: 'api.example.com:443' });
+    expect([spec.kubernetes.controlPlaneEndpoint, notes]).toEqual(['api.example.com:443', []]);
+  });
+
+  it('without a public IP, the private IP when every node shares its VPC (one node; one /24; one vpc label), and says so', () => {
+    const single = load({ advertiseAddress: '172.16.0.10' });
+    expect(single.spec.kubernetes.controlPlaneEndpoint).toBe('172.16.0.10:6443');
+    expect(single.notes).toEqual([
+      "kubernetes.controlPlaneEndpoint defaults to 172.16.0.10:6443, host-1's private IP: host-1 has no public IP and every node is in its VPC (for nodes in other VPCs, give --public-ip or --control-plane-endpoint)",
+    ]);
+    const subnet = load({}, nodes('{ name: cp, role: control-plane, privateIP: 172.16.0.10 }', '{ name: w, privateIP: 172.16.0.20 }'));
+    expect(subnet.spec.kubernetes.controlPlaneEndpoint).toBe('172.16.0.10:6443');
+    const labelled = load({}, nodes('{ name: cp, role: control-plane, privateIP: 172.16.0.10, vpc: a }', '{ name: w, privateIP: 172.17.0.20, vpc: a }'));
+    expect(labelled.spec.kubernetes.controlPlaneEndpoint).toBe('172.16.0.10:6443');
+    expect(labelled.notes).toHaveLength(1);
+  });
+
+  it('without a public IP and with a node in another VPC there is no default: the error says why', () => {
+    const text = nodes('{ name: cp, role: control-plane, privateIP: 172.16.0.10 }', '{ name: w1, privateIP: 172.17.0.20, publicIP: 198.51.100.20 }', '{ name: w2, privateIP: 172.18.0.20, publicIP: 198.51.100.21 }');
+    expect(errorOf(() => load({}, text))).toBe(
+      'kubernetes.controlPlaneEndpoint (--control-plane-endpoint): not given, and there is no default: cp has no public IP (--public-ip), ' +
+        'and w1, w2 are in other VPCs, which cannot reach its private IP without one',
+    );
+    // run on a worker: cp's public IP is not this node's --public-ip
+    expect(errorOf(() => load({ nodeName: 'w1' }, text))).toMatch(/: cp has no public IP, and w1, w2 are in other VPCs/);
+  });
+
+  it('with nothing given, one line names both missing values, this node\'s address first', () => {
+    const message = errorOf(() => load({}));
+    expect(message).toBe(
+      "nodes[0].privateIP (--advertise-address): is required (this node's private IP, the address on its NIC); " +
+        "kubernetes.controlPlaneEndpoint (--control-plane-endpoint): not given, and there is no default: it would be host-1's public IP (--public-ip), or its private IP when every node is in its VPC",
+    );
+    expect(message).toMatch(FIELD_LINE);
+  });
+
+  it('an endpoint alone, or a public IP alone: the private IP is what is missing, and only that', () => {
+    const missingAddress = "nodes[0].privateIP (--advertise-address): is required (this node's private IP, the address on its NIC)";
+    expect(errorOf(() => load({ controlPlaneEndpoint: '203.0.113.10' }))).toBe(missingAddress);
+    expect(errorOf(() => load({ publicIp: '203.0.113.10' }))).toBe(missingAddress);
+  });
+
+  it('a bad public IP is reported as itself, not as a missing endpoint (also from a file)', () => {
+    expect(errorOf(() => load({ publicIp: '10.1.1.1' }))).toBe('nodes[0].publicIP (--public-ip): 10.1.1.1 is a private or reserved address; a public IP is required');
+    expect(errorOf(() => load({}, nodes('{ name: cp, role: control-plane, privateIP: 172.16.0.10, publicIP: 10.1.1.1 }')))).toBe(
+      'nodes[0].publicIP: 10.1.1.1 is a private or reserved address; a public IP is required',
+    );
   });
 });

@@ -14,9 +14,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSpec } from '../src/spec/load.js';
 import { createFakeHost, type FakeHost } from './helpers/fake-host.js';
 import { knit, KNIT_BIN } from './helpers/knit.js';
+import { allOf, needRoot, needTools, onPath, skipUnless } from './helpers/skip.js';
 
 const run = promisify(execFile);
-const tmuxPath = ['/usr/bin/tmux', '/usr/local/bin/tmux'].find((p) => existsSync(p));
+const tmuxPath = onPath('tmux');
+const support = allOf(needTools(['tmux']), needRoot('knit init runs as root'));
 const socket = `knit-test-${process.pid}`;
 const tmux = (...args: string[]) => run(tmuxPath!, ['-L', socket, ...args]);
 
@@ -78,7 +80,7 @@ async function answer(question: string, keys: string[] = []): Promise<void> {
 
 const exitCode = async (): Promise<number> => Number(/KNIT-EXIT=(\d+)/.exec(await waitFor(/KNIT-EXIT=\d+/))![1]);
 
-describe.skipIf(!tmuxPath || process.getuid?.() !== 0)('the wizard in a real terminal (tmux)', () => {
+describe('the wizard in a real terminal (tmux)', skipUnless(support), () => {
   it('answers in, a saved spec and the plan out; declining the plan changes nothing; the spec replays with --yes', async () => {
     const saved = join(dir, 'cluster.yaml');
     await startInTerminal(['init', '--interactive', '--save', saved]);

@@ -129,7 +129,8 @@ export async function specOnHost(opts: SpecOptions & { dryRun?: boolean }, ctx: 
   const { identity, notOnEcs } = await detectEcs(ctx);
   if (identity)
     ctx.out.note(`ECS instance ${identity.instanceId} (${identity.instanceType}) in ${identity.zoneId}: private IP ${identity.privateIP}, ${identity.publicIP ? `EIP ${identity.publicIP}` : 'no EIP'}`);
-  else ctx.out.note(`not on ECS (${notOnEcs}): the spec and flags say everything`);
+  // information, not a problem: why the metadata service gave nothing is for --debug (and `knit alicloud detect`)
+  else ctx.out.note(`not on ECS: using the spec and flags only${(opts as { debug?: boolean }).debug ? ` (${notOnEcs})` : ''}`);
   const loaded = await specFromOptions(opts, ctx, identity && detectedHost(identity));
   let spec = loaded.spec;
   let node = spec.nodes.find((n) => n.name === loaded.localNode)!;

@@ -28,7 +28,7 @@ export function addSpecOptions(cmd: Command): Command {
     .option('--k8s-version <version>', 'Kubernetes version, e.g. 1.32.4')
     .option('--cni <plugin>', 'CNI plugin: flannel | calico | terway')
     .option('--calico-mode <mode>', 'Calico mode: ipip | crosssubnet | bgp | vxlan')
-    .option('--control-plane-endpoint <host[:port]>', 'public endpoint of the API server (default: the first control plane\'s public IP)')
+    .option('--control-plane-endpoint <host[:port]>', 'public endpoint of the API server (default: the first control plane\'s public IP; its private IP when every node is in its VPC)')
     .option('--public-ip <ip>', "this node's public IP (its EIP)")
     .option('--advertise-address <ip>', "this node's private IP (on its NIC)")
     .option('--pod-cidr <cidr>', 'pod network (default per CNI: flannel 10.244.0.0/16, calico 192.168.0.0/16)')

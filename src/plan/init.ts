@@ -96,9 +96,13 @@ export const cniAnnotateStep = ({ spec, node }: { spec: Spec; node: NodeSpec }):
   return [{ id: 'cni/annotate', title: `Annotate node ${node.name} for the CNI`, effects: [{ kind: 'kube-annotate', node: node.name, annotations }] }];
 };
 
-/** After the node is Ready: the CNI's workloads have rolled out (kube-controllers needs a Ready node). */
+/**
+ * After the node is Ready: the CNI's workloads have rolled out (kube-controllers needs a Ready node).
+ * In the `wait` group with every other wait (`--skip wait`); it was `cni/rollout`, which --skip still
+ * takes, as it takes `cni` for it (src/runner/skip.ts).
+ */
 export const cniRolloutStep = ({ cni }: { cni: RenderedCni }): Step => ({
-  id: 'cni/rollout',
+  id: 'wait/cni-rollout',
   title: 'Wait for the CNI to roll out',
   effects: cni.rollouts.map((r) => ({ kind: 'wait' as const, target: { kind: 'rollout' as const, resource: r.kind, namespace: r.namespace, name: r.name }, timeoutS: CNI.rolloutTimeoutS })),
 });

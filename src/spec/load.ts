@@ -4,6 +4,8 @@
  */
 import { parseDocument, stringify } from 'yaml';
 import type * as z from 'zod';
+import { sameVpc } from '../crossvpc/peers.js';
+import { KUBERNETES } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { isIPv4 } from './net.js';
 import { specSchema, type Spec, type SpecInput } from './schema.js';
@@ -56,6 +58,8 @@ export interface LoadedSpec {
   spec: Spec;
   /** Name of the node this command runs on (always present in spec.nodes). */
   localNode: string;
+  /** What a default decided that the user should hear (a private endpoint), for the command to say. */
+  notes: string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -136,6 +140,52 @@ function fillDetected(raw: Raw, local: Raw, d: DetectedHost, addressGiven: boole
   }
 }
 
+function getIn(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const key of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/**
+ * The endpoint when the file and flags give none. The first control plane's public IP: the address
+ * nodes in other VPCs reach. Without one, its private IP, when every node of the spec shares its VPC
+ * (the VPC rule of src/crossvpc/peers.ts; a spec of one node is such a cluster): there the private
+ * address is the one every node reaches, and no public address is exposed. That choice is said (the
+ * note), since it would not do for a node added later in another VPC. Otherwise there is no default,
+ * and `missing` says why.
+ */
+function defaultEndpoint(nodes: readonly unknown[], local: unknown): { host: string; note?: string } | { missing: string } {
+  const cp = nodes.find((n): n is Raw => isObject(n) && n.role === 'control-plane');
+  if (!cp) return { missing: 'not given, and there is no default: nodes has no control plane' };
+  const name = String(cp.name);
+  const { publicIP, privateIP } = cp;
+  // derive only from a valid address, so that a bad --public-ip is reported as itself
+  if (typeof publicIP === 'string' && isIPv4(publicIP)) return { host: publicIP };
+  const flag = cp === local ? ' (--public-ip)' : '';
+  if (publicIP !== undefined || typeof privateIP !== 'string' || !isIPv4(privateIP))
+    return { missing: `not given, and there is no default: it would be ${name}'s public IP${flag}, or its private IP when every node is in its VPC` };
+  const elsewhere = nodes.filter(
+    (n): n is Raw => isObject(n) && n !== cp && typeof n.privateIP === 'string' && isIPv4(n.privateIP) && !sameVpc(vpcMember(cp, privateIP), vpcMember(n, n.privateIP)),
+  );
+  if (elsewhere.length > 0)
+    return {
+      missing:
+        `not given, and there is no default: ${name} has no public IP${flag}, and ${elsewhere.map((n) => String(n.name)).join(', ')} ` +
+        `${elsewhere.length === 1 ? 'is in another VPC' : 'are in other VPCs'}, which cannot reach its private IP without one`,
+    };
+  return {
+    host: privateIP,
+    note:
+      `kubernetes.controlPlaneEndpoint defaults to ${privateIP}:${KUBERNETES.apiServerPort}, ${name}'s private IP: ${name} has no public IP and every node is in its VPC ` +
+      '(for nodes in other VPCs, give --public-ip or --control-plane-endpoint)',
+  };
+}
+
+const vpcMember = (n: Raw, privateIP: string) => ({ privateIP, ...(typeof n.vpc === 'string' ? { vpc: n.vpc } : {}) });
+
 export function loadSpec(sources: SpecSources): LoadedSpec {
   const raw: Raw = sources.file ? parseFile(sources.file) : {};
   const flags = sources.flags ?? {};
@@ -183,24 +233,47 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
   if (flags.role !== undefined) local.role = flags.role;
   if (sources.detected) fillDetected(raw, local, sources.detected, flags.advertiseAddress !== undefined);
 
-  // The endpoint defaults to the first control plane's public address (what cross-VPC peers can reach).
+  // The endpoint: the first control plane's public IP, or its private IP in a single-VPC cluster (defaultEndpoint).
   const kube = isObject(raw.kubernetes) ? raw.kubernetes : (raw.kubernetes = {});
+  const notes: string[] = [];
+  let endpointMissing: string | undefined;
   if (kube.controlPlaneEndpoint === undefined) {
-    const cp = nodes.find((n) => isObject(n) && n.role === 'control-plane');
-    const host = isObject(cp) ? (cp.publicIP ?? cp.privateIP) : undefined;
-    // derive only from a valid address, so that a bad --public-ip is reported as itself
-    if (typeof host === 'string' && isIPv4(host)) kube.controlPlaneEndpoint = host;
-    else flagsByPath.set('kubernetes.controlPlaneEndpoint', '--control-plane-endpoint');
+    const d = defaultEndpoint(nodes, local);
+    if ('host' in d) {
+      kube.controlPlaneEndpoint = d.host;
+      if (d.note) notes.push(d.note);
+    } else endpointMissing = d.missing;
+    flagsByPath.set('kubernetes.controlPlaneEndpoint', '--control-plane-endpoint');
   }
 
   const result = specSchema.safeParse(raw);
   if (!result.success) {
-    // A value the user typed on the command line is the likeliest culprit: report it first.
     const issues = result.error.issues;
-    const first = issues.find((i) => givenByFlag.has(formatPath(i.path))) ?? issues[0]!;
-    throw new UsageError(describeIssue(first, flagsByPath));
+    const isMissing = (i: z.core.$ZodIssue) => i.code === 'invalid_type' && getIn(raw, i.path) === undefined;
+    // A value the user typed on the command line is the likeliest culprit: report it first; then a value
+    // given but wrong (a missing one may only follow from it, as the endpoint from a bad public IP);
+    // then every missing value, in one line, so that one run says all that is left to give.
+    const first = issues.find((i) => givenByFlag.has(formatPath(i.path))) ?? issues.find((i) => !isMissing(i));
+    if (first) throw new UsageError(describeIssue(first, flagsByPath));
+    const localAddress = `nodes[${index}].privateIP`;
+    // each field once, this node's own address first
+    const missing = issues
+      .filter((i, k) => issues.findIndex((j) => formatPath(j.path) === formatPath(i.path)) === k)
+      .sort((a, b) => Number(formatPath(b.path) === localAddress) - Number(formatPath(a.path) === localAddress));
+    throw new UsageError(
+      missing
+        .map((i) => {
+          const path = formatPath(i.path);
+          const flag = flagsByPath.get(path);
+          const why = path === 'kubernetes.controlPlaneEndpoint' && endpointMissing ? endpointMissing
+            : path === localAddress ? "is required (this node's private IP, the address on its NIC)"
+            : i.message;
+          return `${path}${flag ? ` (${flag})` : ''}: ${why}`;
+        })
+        .join('; '),
+    );
   }
-  return { spec: result.data, localNode: String(local.name) };
+  return { spec: result.data, localNode: String(local.name), notes };
 }
 
 /** A spec file as written (defaults not applied), after checking it loads: what the wizard starts from. */

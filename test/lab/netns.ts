@@ -9,17 +9,20 @@ import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import { createExec, type Exec } from '../../src/host/exec.js';
 import type { Argv } from '../../src/runner/types.js';
+import { needTools, skipUnless, type Support } from '../helpers/skip.js';
 
-export interface LabSupport {
-  ok: boolean;
-  reason?: string;
-}
+export type LabSupport = Support;
 
 const host = createExec();
 
-/** Whether this machine can run labs: root, and `ip netns add` works. */
-export async function probeLabSupport(): Promise<LabSupport> {
+/**
+ * Whether this machine can run labs: root, the tools every lab drives (ip, iptables) plus `tools`,
+ * and `ip netns add` works.
+ */
+export async function probeLabSupport(tools: readonly string[] = []): Promise<LabSupport> {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'needs root (ip netns, iptables)' };
+  const missing = needTools(['ip', 'iptables', 'iptables-save', ...tools]);
+  if (!missing.ok) return missing;
   const probe = `knit-probe-${randomBytes(3).toString('hex')}`;
   try {
     const r = await host(['ip', 'netns', 'add', probe]);
@@ -34,10 +37,10 @@ export async function probeLabSupport(): Promise<LabSupport> {
   }
 }
 
-/** describe.skipIf that says why in the log, so that a skipped lab is not mistaken for a passing one. */
+/** describe, skipped with the reason (printed in the run's summary) where the lab cannot run. */
 export function describeLab(name: string, support: LabSupport, body: () => void): void {
   if (!support.ok) console.warn(`[lab skipped] ${name}: ${support.reason}`);
-  describe.skipIf(!support.ok)(name, body);
+  describe(name, skipUnless(support), body);
 }
 
 export class Lab {

@@ -99,7 +99,7 @@ export function parseEndpoint(value: string): { endpoint: string; protocol: 'htt
 }
 
 /** Codes that mean "who you are or what you may do", as the ECS/VPC APIs and the SDK report them. */
-const CREDENTIAL_CODES = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|InvalidCredentials|CredentialException|Unauthorized|InvalidAuthorization)/i;
+const CREDENTIAL_CODES = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|MissingSecurityToken|InvalidCredentials|CredentialException|Unauthorized|InvalidAuthorization)/i;
 const PERMISSION_CODES = /^(Forbidden|NoPermission)/i;
 const RETRYABLE_CODES = /^(Throttling|ServiceUnavailable|InternalError|UnknownError|OperationConflict)/i;
 
@@ -115,31 +115,110 @@ const isTimeout = (e: SdkError): boolean =>
   /timeout|ETIMEDOUT|ECONNRESET|socket hang up/i.test(`${e.name ?? ''} ${e.code ?? ''} ${e.message ?? ''}`);
 const isUnreachable = (e: SdkError): boolean => /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
 
-/** Turns an SDK error into a knit error naming the API, the action and what to do. */
-export function describeApiError(api: string, action: string, err: unknown, endpoint: string, timeoutMs: number = ALICLOUD.apiTimeoutMs): KnitError {
+/** What knit reads with each action, when the caller did not say it more exactly. */
+const PURPOSES: Record<string, string> = {
+  DescribeInstances: 'reading the instance (its type, VPC and security groups)',
+  DescribeInstanceTypes: "reading instance types' ENI limits",
+  DescribeSecurityGroupAttribute: "reading a security group's rules",
+  DescribeVSwitches: 'reading the pod vSwitches',
+  DescribeNatGateways: "listing the VPC's internet NAT gateways",
+  DescribeSnatTableEntries: 'reading SNAT entries',
+};
+
+/** What was being done when a call failed, for the error: knit's words, the credentials' source. */
+export interface ApiCallContext {
+  /** `reading the ENI limits of ecs.g7.large`: what knit was doing (PURPOSES otherwise). */
+  purpose?: string;
+  /** Where the credentials came from (`env`, `profile`, `ecs_ram_role`, …). */
+  credentialsSource?: string;
+}
+
+/** What a refused credential means, by code. */
+function refusal(code: string): string {
+  if (/^InvalidAccessKeyId/i.test(code)) return 'Alibaba Cloud knows no such AccessKey ID (deleted, disabled, or of another account or site)';
+  if (/^(SignatureDoesNotMatch|IncompleteSignature|InvalidAccessKeySecret)/i.test(code)) return 'the AccessKey secret does not belong to the AccessKey ID';
+  if (/^InvalidSecurityToken\.Expired/i.test(code)) return 'the STS security token has expired';
+  if (/SecurityToken/i.test(code)) return 'the STS security token is missing or does not belong to the AccessKey ID';
+  return 'Alibaba Cloud did not accept them';
+}
+
+/** Where to look, by the credentials' source. */
+function credentialsFix(source: string | undefined): string {
+  if (source === 'env') return 'check ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN with STS credentials), or unset them to use the next source';
+  if (source?.startsWith('cli_profile') || source?.startsWith('profile'))
+    return 'check the profile (~/.aliyun/config.json, ~/.alibabacloud/credentials), or give ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET';
+  if (source === 'ecs_ram_role') return "the instance RAM role's temporary credentials were refused: check the role attached to the instance in the ECS console, then run again";
+  return 'check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET, the profile, or the instance RAM role';
+}
+
+/** The retryable failures, said as what happened. */
+function retryFailure(api: string, code: string): { what: string; fix: string } {
+  if (/^Throttling/i.test(code)) return { what: 'Alibaba Cloud throttled the calls', fix: 'wait a minute and run the command again (knit only reads from the API; nothing was changed there)' };
+  if (/^OperationConflict/i.test(code)) return { what: 'another operation on the resource was in progress', fix: 'wait until it is done, then run the command again' };
+  return { what: `the ${api} API failed`, fix: "run the command again in a few minutes; if it keeps failing, Alibaba Cloud's status page or support can tell why (give them the request id)" };
+}
+
+/**
+ * Turns an SDK error into a knit error: the headline in knit's words (the call, what went wrong), then
+ * what knit was doing, what to do, and last the SDK's own text and request id, kept as they are.
+ */
+export function describeApiError(
+  api: string,
+  action: string,
+  err: unknown,
+  endpoint: string,
+  timeoutMs: number = ALICLOUD.apiTimeoutMs,
+  context: ApiCallContext = {},
+): KnitError {
   const e = err as SdkError;
   const code = e.code ?? '';
-  const message = e.data?.Message ?? e.message?.replace(/^code: \d+, /, '').replace(/ request id: .*$/, '') ?? String(err);
-  const requestId = e.data?.RequestId ? [`request id ${e.data.RequestId}`] : [];
+  const message = (e.data?.Message ?? e.message?.replace(/^code: \d+, /, '').replace(/ request id: .*$/, '') ?? String(err))
+    // the gateway appends its canonical request to a signature error: long, and nothing to act on
+    .replace(/\s*server string to sign is:[\s\S]*$/, ' (string to sign omitted)')
+    .replace(/\s+/g, ' ')
+    .trim();
   const what = `${api} ${action}`;
+  const tried = `knit was ${context.purpose ?? PURPOSES[action] ?? `calling ${what}`} from ${endpoint}`;
+  const said = [`Alibaba Cloud's answer: ${code ? `${code}: ` : ''}${message}${e.data?.RequestId ? ` (request id ${e.data.RequestId})` : ''}`];
+  const attempts = ALICLOUD.apiRetries + 1;
   if (PERMISSION_CODES.test(code))
     return new CloudError(`${what}: permission denied (${code}): the credentials lack ${api.toLowerCase()}:${action}`, [
+      tried,
       'grant it: `knit alicloud ram-policy` prints the policy Terway and knit need; attach it to the RAM user or role',
-      ...requestId,
+      ...said,
     ]);
   if (CREDENTIAL_CODES.test(code))
-    return new CloudError(`${what}: the credentials were refused (${code}): ${message}`, [
-      'check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET, the profile, or the instance RAM role',
-      ...requestId,
+    return new CloudError(`${what}: the credentials were refused (${code}): ${refusal(code)}`, [
+      `${tried}, signed with the credentials from ${context.credentialsSource ?? 'the standard chain'}`,
+      credentialsFix(context.credentialsSource),
+      ...said,
     ]);
-  if (RETRYABLE_CODES.test(code))
-    return new CloudApiError(`${what}: ${code} after ${ALICLOUD.apiRetries + 1} attempts: ${message}`, ['try again in a minute', ...requestId]);
+  if (RETRYABLE_CODES.test(code)) {
+    const f = retryFailure(api, code);
+    return new CloudApiError(`${what}: ${f.what} (${code}) on all ${attempts} attempts`, [tried, f.fix, ...said]);
+  }
   if (isTimeout(e))
-    return new CloudApiError(`${what}: no answer from ${endpoint} within ${timeoutMs / 1000} s (${ALICLOUD.apiRetries + 1} attempts)`, [
+    return new CloudApiError(`${what}: no answer from ${endpoint} within ${timeoutMs / 1000} s (${attempts} attempts)`, [
+      tried,
       `check the route to the endpoint, or ${endpointHint(api)}`,
+      `the SDK said: ${message}`,
     ]);
-  if (isUnreachable(e)) return new CloudApiError(`${what}: cannot reach ${endpoint} (${code || message})`, [endpointHint(api)]);
-  return new CloudApiError(`${what}: ${code ? `${code}: ` : ''}${message}`, requestId);
+  if (isUnreachable(e)) return new CloudApiError(`${what}: cannot reach ${endpoint} (${code || 'no connection'})`, [tried, endpointHint(api), `the SDK said: ${message}`]);
+  if (/NotFound$/i.test(code))
+    return new CloudApiError(`${what}: Alibaba Cloud does not know what knit asked for (${code})`, [
+      tried,
+      'check the ids in the spec (nodes[].instanceId, network.terway.vswitches, network.terway.securityGroups) and that they are in alicloud.region',
+      ...said,
+    ]);
+  if (code)
+    return new CloudApiError(`${what}: Alibaba Cloud refused the call (${code})`, [
+      tried,
+      /^(Invalid|Missing)/i.test(code)
+        ? 'check the ids and the region in the spec; when they are right, this is a bug in knit: report it with this output'
+        : 'run the command again; if it keeps failing, report it with this output',
+      ...said,
+    ]);
+  return new CloudApiError(`${what}: the call failed`, [tried, 'run the command again; if it keeps failing, run it with --debug and report the output', `the SDK said: ${message}`]);
 }
 
 const endpointHint = (api: string): string =>
@@ -200,14 +279,15 @@ export class AlicloudApi {
   }
 
   /** One call with retries on throttling and timeouts (backing off), every other error at once. */
-  private async call<T>(api: 'ECS' | 'VPC', action: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(api: 'ECS' | 'VPC', action: string, purpose: string, fn: () => Promise<T>): Promise<T> {
     const timeoutMs = this.o.timeoutMs ?? ALICLOUD.apiTimeoutMs;
     const endpoint = (api === 'ECS' ? this.o.endpoints?.ecs : this.o.endpoints?.vpc) ?? `the ${api} endpoint of ${this.o.regionId}`;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= ALICLOUD.apiRetries || !retryable(err as SdkError)) throw describeApiError(api, action, err, endpoint, timeoutMs);
+        if (attempt >= ALICLOUD.apiRetries || !retryable(err as SdkError))
+          throw describeApiError(api, action, err, endpoint, timeoutMs, { purpose, credentialsSource: this.o.credentials.source });
         await sleep(200 * 2 ** attempt);
       }
     }
@@ -216,7 +296,7 @@ export class AlicloudApi {
   async describeInstance(instanceId: string): Promise<InstanceInfo> {
     const { sdk, client } = await this.ecs();
     const req = new sdk.DescribeInstancesRequest({ regionId: this.o.regionId, instanceIds: JSON.stringify([instanceId]) });
-    const res = await this.call('ECS', 'DescribeInstances', () => client.describeInstances(req));
+    const res = await this.call('ECS', 'DescribeInstances', `reading instance ${instanceId} in ${this.o.regionId} (its type, VPC and security groups)`, () => client.describeInstances(req));
     const i = res.body?.instances?.instance?.[0];
     if (!i?.instanceId) throw new CloudApiError(`ECS DescribeInstances: no instance ${instanceId} in ${this.o.regionId}`);
     return {
@@ -244,7 +324,7 @@ export class AlicloudApi {
         maxResults: 1000,
         ...(nextToken ? { nextToken } : {}),
       });
-      const res = await this.call('ECS', 'DescribeSecurityGroupAttribute', () => client.describeSecurityGroupAttribute(req));
+      const res = await this.call('ECS', 'DescribeSecurityGroupAttribute', `reading the rules of security group ${securityGroupId}`, () => client.describeSecurityGroupAttribute(req));
       const b = res.body;
       group ??= {
         securityGroupId: b?.securityGroupId || securityGroupId,
@@ -282,7 +362,7 @@ export class AlicloudApi {
     // InstanceTypes takes at most 10 types a call
     for (let i = 0; i < types.length; i += 10) {
       const req = new sdk.DescribeInstanceTypesRequest({ instanceTypes: types.slice(i, i + 10) });
-      const res = await this.call('ECS', 'DescribeInstanceTypes', () => client.describeInstanceTypes(req));
+      const res = await this.call('ECS', 'DescribeInstanceTypes', `reading the ENI limits of ${types.slice(i, i + 10).join(', ')}`, () => client.describeInstanceTypes(req));
       found.push(...(res.body?.instanceTypes?.instanceType ?? []));
     }
     return found.map((t) => ({
@@ -299,7 +379,7 @@ export class AlicloudApi {
     // one call per vSwitch: the VSwitchId parameter takes a single id
     for (const id of vswitchIds) {
       const req = new sdk.DescribeVSwitchesRequest({ regionId: this.o.regionId, vpcId, vSwitchId: id });
-      const res = await this.call('VPC', 'DescribeVSwitches', () => client.describeVSwitches(req));
+      const res = await this.call('VPC', 'DescribeVSwitches', `reading vSwitch ${id} of ${vpcId}`, () => client.describeVSwitches(req));
       for (const v of res.body?.vSwitches?.vSwitch ?? [])
         found.push({ vswitchId: v.vSwitchId ?? id, vpcId: v.vpcId ?? '', zoneId: v.zoneId ?? '', cidr: v.cidrBlock ?? '', availableIps: v.availableIpAddressCount ?? 0 });
     }
@@ -311,7 +391,7 @@ export class AlicloudApi {
     const { sdk, client } = await this.vpc();
     // internet NAT gateways only: a VPC (intranet) NAT gateway's SNAT entries lead to no internet
     const gwReq = new sdk.DescribeNatGatewaysRequest({ regionId: this.o.regionId, vpcId, networkType: 'internet', pageSize: 50 });
-    const gws = await this.call('VPC', 'DescribeNatGateways', () => client.describeNatGateways(gwReq));
+    const gws = await this.call('VPC', 'DescribeNatGateways', `listing the internet NAT gateways of ${vpcId}`, () => client.describeNatGateways(gwReq));
     const natGateways = (gws.body?.natGateways?.natGateway ?? []).map((g) => ({
       natGatewayId: g.natGatewayId ?? '',
       snatTableIds: g.snatTableIds?.snatTableId ?? [],
@@ -321,7 +401,7 @@ export class AlicloudApi {
       for (const snatTableId of gw.snatTableIds) {
         for (let page = 1; ; page++) {
           const req = new sdk.DescribeSnatTableEntriesRequest({ regionId: this.o.regionId, snatTableId, pageNumber: page, pageSize: 50 });
-          const res = await this.call('VPC', 'DescribeSnatTableEntries', () => client.describeSnatTableEntries(req));
+          const res = await this.call('VPC', 'DescribeSnatTableEntries', `reading SNAT table ${snatTableId}`, () => client.describeSnatTableEntries(req));
           const rows = res.body?.snatTableEntries?.snatTableEntry ?? [];
           for (const e of rows.filter((row) => row.status !== 'Deleting'))
             entries.push({
