@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { addDryRunOption, addPreflightIgnoreOption, addSkipOption, addSpecOptions } from './commands/options.js';
-import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { addDryRunOption, addPreflightIgnoreOption, addSkipOption, addSpecOptions } from './command-support/options.js';
+import type { CommandContext, GlobalOptions } from './command-support/context.js';
 
 type Action = (opts: Record<string, unknown>, ctx: CommandContext, cmd: Command) => Promise<number>;
 
@@ -59,7 +59,7 @@ export function buildProgram(): Command {
 
   const action = (load: () => Promise<Action>) => async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const { createContext } = await import('./commands/context.js');
+    const { createContext } = await import('./command-support/context.js');
     const opts = cmd.optsWithGlobals();
     const run = await load();
     throw new ExitWith(await run(opts, createContext(opts as GlobalOptions), cmd));

@@ -22,8 +22,16 @@ describe('architecture', () => {
     const bad = imports(join(src, file)).filter((i) => FORBIDDEN.some((re) => re.test(i)));
     expect(bad).toEqual([]);
   });
+  it('src/commands holds the verbs only (a file per command or sub-command of the CLI); their shared glue lives in src/command-support', () => {
+    const cli = readFileSync(join(src, 'cli.ts'), 'utf8');
+    // the wizard is what a bare `knit` (or `init --interactive`) runs
+    const verbs = new Set(['wizard', ...[...cli.matchAll(/\.command\('([a-z-]+)'\)/g)].map((m) => m[1]!)]);
+    const files = readdirSync(join(src, 'commands')).map((f) => f.replace(/\.ts$/, ''));
+    expect(files.filter((f) => !verbs.has(f) && !f.split('-').every((part) => verbs.has(part)))).toEqual([]);
+    expect(files.length).toBeGreaterThan(8);
+  });
   it('the CLI entry loads only commander and option definitions up front', () => {
     const staticImports = [...readFileSync(join(src, 'cli.ts'), 'utf8').matchAll(/^import (?!type)[^'"]*from '([^']+)'/gm)].map((m) => m[1]);
-    expect(staticImports.sort()).toEqual(['./commands/options.js', 'commander', 'node:fs']);
+    expect(staticImports.sort()).toEqual(['./command-support/options.js', 'commander', 'node:fs']);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CommandContext } from '../src/commands/context.js';
+import type { CommandContext } from '../src/command-support/context.js';
 import { run, type NetcheckOptions } from '../src/commands/netcheck.js';
 import { UsageError } from '../src/errors.js';
 import { probeTcp, probeUdp, startListener, type Listener } from '../src/host/netcheck.js';

@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CommandContext } from '../src/commands/context.js';
+import type { CommandContext } from '../src/command-support/context.js';
 import { run, type PreflightOptions } from '../src/commands/preflight.js';
 import { PreflightError, UsageError } from '../src/errors.js';
 import type { Exec, ExecResult } from '../src/host/exec.js';

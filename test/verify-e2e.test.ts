@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createContext } from '../src/commands/context.js';
+import { createContext } from '../src/command-support/context.js';
 import { verify, type VerifyDeps, type VerifyOptions } from '../src/commands/verify.js';
 import { probeManifest, probeObjects } from '../src/verify/manifest.js';
 import { execa } from 'execa';

@@ -6,10 +6,10 @@
 import type { TerwayMode } from '../cloud/alicloud/max-pods.js';
 import { ALICLOUD } from '../defaults.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import type { CommandContext } from './context.js';
-import { detectEcs, openApi } from './alicloud-facts.js';
-import { specFromOptions } from './spec-source.js';
-import type { SpecOptions } from './options.js';
+import type { CommandContext } from '../command-support/context.js';
+import { detectEcs, openApi } from '../command-support/alicloud-facts.js';
+import { specFromOptions } from '../command-support/spec-source.js';
+import type { SpecOptions } from '../command-support/options.js';
 
 export async function detect(_opts: unknown, ctx: CommandContext): Promise<number> {
   const { identity, notOnEcs } = await detectEcs(ctx);

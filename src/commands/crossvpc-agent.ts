@@ -14,8 +14,8 @@ import { CROSSVPC, PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import type { NodeWatch } from '../cluster/node-watch.js';
 import { readKnitTable } from '../host/nft.js';
-import type { CommandContext } from './context.js';
-import { requireRoot } from './execute-plan.js';
+import type { CommandContext } from '../command-support/context.js';
+import { requireRoot } from '../command-support/execute-plan.js';
 
 /** What `crossvpc apply` writes for the agent (CROSSVPC.agent.configFile): the node and the table's shape. */
 export interface AgentConfig extends NftMapOptions {

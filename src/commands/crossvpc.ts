@@ -30,11 +30,11 @@ import { isSkipped } from '../runner/skip.js';
 import type { Step } from '../runner/types.js';
 import { isIPv4, isPublicIPv4 } from '../spec/net.js';
 import type { Spec } from '../spec/schema.js';
-import { metadataClient } from './alicloud-facts.js';
-import type { CommandContext } from './context.js';
-import { executePlan, requireRoot } from './execute-plan.js';
-import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
+import { metadataClient } from '../command-support/alicloud-facts.js';
+import type { CommandContext } from '../command-support/context.js';
+import { executePlan, requireRoot } from '../command-support/execute-plan.js';
+import type { SpecOptions } from '../command-support/options.js';
+import { specFromOptions } from '../command-support/spec-source.js';
 import type { AgentOptions, AgentState } from './crossvpc-agent.js';
 
 export type CrossVpcAction = 'apply' | 'status' | 'remove' | 'agent' | 'annotate';

@@ -9,10 +9,10 @@ import { CROSSVPC } from '../defaults.js';
 import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Finding } from '../doctor/diagnose.js';
 import { readKnitTable } from '../host/nft.js';
 import type { Spec } from '../spec/schema.js';
-import { securityGroupChecksForHost, terwayChecksForHost } from './alicloud-facts.js';
-import type { CommandContext } from './context.js';
+import { securityGroupChecksForHost, terwayChecksForHost } from '../command-support/alicloud-facts.js';
+import type { CommandContext } from '../command-support/context.js';
 import { findKubeconfig, readMetricsServer } from './crossvpc.js';
-import type { SpecOptions } from './options.js';
+import type { SpecOptions } from '../command-support/options.js';
 import { hostSpec, inspectHost } from './preflight.js';
 
 export interface DoctorOptions extends SpecOptions {

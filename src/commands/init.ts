@@ -4,14 +4,14 @@ import { UsageError } from '../errors.js';
 import { knitJoinCommand, parseJoinCommand, type JoinParameters } from '../kubeadm/join-command.js';
 import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { registerSecret } from '../ui/redact.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../command-support/context.js';
 import { cniYaml } from '../cni/index.js';
-import { assertValidCni, hostMtu, renderCniFor } from './cni-source.js';
-import { specOnHost } from './alicloud-facts.js';
+import { assertValidCni, hostMtu, renderCniFor } from '../command-support/cni-source.js';
+import { specOnHost } from '../command-support/alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
-import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
+import { executePlan, summarizeResults, writtenFiles } from '../command-support/execute-plan.js';
 import { preflightGate, preflightTargetFor } from './preflight.js';
-import type { SpecOptions } from './options.js';
+import type { SpecOptions } from '../command-support/options.js';
 
 export interface InitOptions extends SpecOptions {
   dryRun?: boolean;

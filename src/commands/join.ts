@@ -4,12 +4,12 @@ import { UsageError } from '../errors.js';
 import { JOIN_FORMATS } from '../kubeadm/join-command.js';
 import { joinPlanTitle, planJoin } from '../plan/join.js';
 import { registerSecret } from '../ui/redact.js';
-import type { CommandContext } from './context.js';
-import { specOnHost } from './alicloud-facts.js';
+import type { CommandContext } from '../command-support/context.js';
+import { specOnHost } from '../command-support/alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
-import { executePlan, summarizeResults, writtenFiles } from './execute-plan.js';
+import { executePlan, summarizeResults, writtenFiles } from '../command-support/execute-plan.js';
 import { preflightGate, preflightTargetFor } from './preflight.js';
-import type { SpecOptions } from './options.js';
+import type { SpecOptions } from '../command-support/options.js';
 
 export interface JoinOptions extends SpecOptions {
   endpoint?: string;

@@ -13,9 +13,9 @@ import { buildReport, formatReport, netcheckError } from '../netcheck/report.js'
 import type { PortOutcome, PortProbe, Role } from '../netcheck/types.js';
 import { isIPv4 } from '../spec/net.js';
 import type { Spec } from '../spec/schema.js';
-import type { CommandContext, SignalSource } from './context.js';
-import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
+import type { CommandContext, SignalSource } from '../command-support/context.js';
+import type { SpecOptions } from '../command-support/options.js';
+import { specFromOptions } from '../command-support/spec-source.js';
 
 export interface NetcheckOptions extends SpecOptions {
   /** Answer probes on this node's ports until Ctrl-C (or --duration). */

@@ -17,11 +17,11 @@ import { formatResults } from '../preflight/table.js';
 import type { CheckResult, PreflightTarget, Role } from '../preflight/types.js';
 import { formatPlan } from '../runner/describe.js';
 import type { Step, StepResult } from '../runner/types.js';
-import type { CommandContext } from './context.js';
-import { securityGroupChecksForHost, terwayChecksForHost } from './alicloud-facts.js';
-import { executePlan } from './execute-plan.js';
-import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
+import type { CommandContext } from '../command-support/context.js';
+import { securityGroupChecksForHost, terwayChecksForHost } from '../command-support/alicloud-facts.js';
+import { executePlan } from '../command-support/execute-plan.js';
+import type { SpecOptions } from '../command-support/options.js';
+import { specFromOptions } from '../command-support/spec-source.js';
 
 export interface PreflightOptions extends SpecOptions {
   /** `true` (bare --fix) or `failures`: fix failing checks; `all`: warnings too. */

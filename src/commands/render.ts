@@ -6,10 +6,10 @@ import { readTemplate } from '../host/templates.js';
 import { renderBundle } from '../render/bundle.js';
 import { BUNDLE } from '../defaults.js';
 import { StepError } from '../errors.js';
-import { terwayAccessKey } from './cni-source.js';
-import type { CommandContext } from './context.js';
-import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
+import { terwayAccessKey } from '../command-support/cni-source.js';
+import type { CommandContext } from '../command-support/context.js';
+import type { SpecOptions } from '../command-support/options.js';
+import { specFromOptions } from '../command-support/spec-source.js';
 
 export interface RenderOptions extends SpecOptions {
   out?: string;

@@ -2,10 +2,10 @@
 import { NO_LEGACY_FACTS } from '../crossvpc/plan.js';
 import { UsageError } from '../errors.js';
 import { planReset } from '../plan/reset.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../command-support/context.js';
 import { removeFacts } from './crossvpc.js';
 import { confirmOrCancel } from '../ui/confirm.js';
-import { executePlan, requireRoot } from './execute-plan.js';
+import { executePlan, requireRoot } from '../command-support/execute-plan.js';
 
 export interface ResetOptions {
   yes?: boolean;

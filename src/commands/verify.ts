@@ -19,9 +19,9 @@ import { CNI_PLUGINS, type Spec } from '../spec/schema.js';
 import { DEFAULT_INTERNET, parseHostPort } from '../verify/checks.js';
 import { exitCodeOf, formatReport, junitXml, reportJson, type ReportMeta } from '../verify/report.js';
 import type { CauseContext, HostPort } from '../verify/types.js';
-import type { CommandContext, SignalSource } from './context.js';
-import type { SpecOptions } from './options.js';
-import { specFromOptions } from './spec-source.js';
+import type { CommandContext, SignalSource } from '../command-support/context.js';
+import type { SpecOptions } from '../command-support/options.js';
+import { specFromOptions } from '../command-support/spec-source.js';
 import { loadOra } from '../ui/progress.js';
 
 export interface VerifyOptions extends SpecOptions {

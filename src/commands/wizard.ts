@@ -9,11 +9,11 @@ import { UsageError } from '../errors.js';
 import { formatArgv } from '../runner/describe.js';
 import { stringifySpecInput } from '../spec/load.js';
 import type { Detected } from '../wizard/questions.js';
-import { detectEcs } from './alicloud-facts.js';
-import type { CommandContext } from './context.js';
+import { detectEcs } from '../command-support/alicloud-facts.js';
+import type { CommandContext } from '../command-support/context.js';
 import { run as runInit, type InitOptions } from './init.js';
 import { run as runJoin } from './join.js';
-import { readSpecFile } from './spec-source.js';
+import { readSpecFile } from '../command-support/spec-source.js';
 
 export interface WizardOptions extends InitOptions {
   save?: string;

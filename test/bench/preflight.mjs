@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 const RUNS = 5;
 
 export async function benchPreflight() {
-  const { createContext } = await import('../../dist/lib/commands/context.js');
+  const { createContext } = await import('../../dist/lib/command-support/context.js');
   const { inspectHost, preflightTarget } = await import('../../dist/lib/commands/preflight.js');
   const ctx = createContext({});
   const target = await preflightTarget({}, ctx);

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { run as crossvpc, type CrossVpcAction } from '../../src/commands/crossvpc.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { CommandContext } from '../../src/command-support/context.js';
 import { HostFiles } from '../../src/host/files.js';
 import { createOutput } from '../../src/ui/output.js';
 import type { Lab } from './netns.js';
