@@ -22,13 +22,15 @@ const packageVersion = (): string =>
  * The step ids `--skip` takes, as `knit init --help` and `knit join --help` list them. Kept equal to the
  * plans (src/plan/) by test/cli.test.ts; here as text so that `--help` loads no plan module.
  */
-const INIT_STEPS = `
+const STEPS_HEAD = `
 Steps for --skip, in plan order (a group skips every step in it):
   preflight     the host checks (to go on past one check: --ignore-preflight-errors CHECK)
   crossvpc      the cross-VPC address map, with nodes in other VPCs: crossvpc/map, crossvpc/legacy,
                 crossvpc/persist, crossvpc/boot, crossvpc/flannel, crossvpc/metrics-server, and
                 crossvpc/annotate after kubeadm
-  kubeadm       kubeadm/config, kubeadm/init
+`;
+
+const INIT_STEPS = `${STEPS_HEAD}  kubeadm       kubeadm/config, kubeadm/init
   kubeconfig    $HOME/.kube/config
   cni           cni/crds (Calico, Terway with NetworkPolicy; waits up to 60 s until they are
                 Established), cni/apply, cni/annotate (Calico route reflectors), wait/cni-rollout
@@ -37,13 +39,7 @@ Steps for --skip, in plan order (a group skips every step in it):
                 cni/rollout, which --skip still takes)
 `;
 
-const JOIN_STEPS = `
-Steps for --skip, in plan order (a group skips every step in it):
-  preflight     the host checks (to go on past one check: --ignore-preflight-errors CHECK)
-  crossvpc      the cross-VPC address map, with nodes in other VPCs: crossvpc/map, crossvpc/legacy,
-                crossvpc/persist, crossvpc/boot, crossvpc/flannel, crossvpc/metrics-server, and
-                crossvpc/annotate after kubeadm
-  kubeadm       kubeadm/config, kubeadm/join
+const JOIN_STEPS = `${STEPS_HEAD}  kubeadm       kubeadm/config, kubeadm/join
   cni           cni/annotate (Calico route reflectors)
 join has no wait steps: it ends when kubeadm join does.
 `;

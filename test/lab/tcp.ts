@@ -10,11 +10,11 @@ require('node:net')
   .listen(Number(port), host, () => console.log('listening'));
 `;
 
-/** Prints one JSON line: {ok, reply} or {ok: false, error}. */
+/** Sends `line` (when given) on connect; prints one JSON line: {ok, reply} or {ok: false, error}. */
 const CLIENT = `
-const [host, port, timeout, localAddress] = process.argv.slice(1);
+const [host, port, timeout, localAddress, line] = process.argv.slice(1);
 const done = (r) => { console.log(JSON.stringify(r)); process.exit(0); };
-const s = require('node:net').connect({ host, port: Number(port), ...(localAddress ? { localAddress } : {}) });
+const s = require('node:net').connect({ host, port: Number(port), ...(localAddress ? { localAddress } : {}) }, () => line && s.write(line + '\\n'));
 let reply = '';
 s.setTimeout(Number(timeout), () => done({ ok: false, error: 'timeout' }));
 s.on('data', (d) => (reply += d));
@@ -55,9 +55,9 @@ export async function tryConnect(
   ns: string,
   host: string,
   port: number,
-  opts: { timeoutMs?: number; localAddress?: string } = {},
+  opts: { timeoutMs?: number; localAddress?: string; line?: string } = {},
 ): Promise<ConnectResult> {
-  const out = await lab.run(ns, ['node', '-e', CLIENT, host, String(port), String(opts.timeoutMs ?? 1500), opts.localAddress ?? '']);
+  const out = await lab.run(ns, ['node', '-e', CLIENT, host, String(port), String(opts.timeoutMs ?? 1500), opts.localAddress ?? '', opts.line ?? '']);
   return JSON.parse(out) as ConnectResult;
 }
 

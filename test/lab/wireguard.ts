@@ -30,6 +30,7 @@ import { readFile } from 'node:fs/promises';
 import { createExec } from '../../src/host/exec.js';
 import { CLUSTER, NODES, NODE_NAMES, type ClusterLab, type NodeName } from './cluster-topology.js';
 import type { Lab, LabSupport } from './netns.js';
+import { tryConnect, type ConnectResult } from './tcp.js';
 
 export const WIREGUARD = {
   device: 'flannel-wg',
@@ -299,18 +300,6 @@ require('node:net').createServer((s) => {
 }).listen(Number(port), '0.0.0.0', () => console.log('listening'));
 `;
 
-/** Sends one line, prints one JSON line: {ok, reply} or {ok: false, error}. */
-const MARKER_CLIENT = `
-const [host, port, line, timeout] = process.argv.slice(1);
-const done = (r) => { console.log(JSON.stringify(r)); process.exit(0); };
-const s = require('node:net').connect({ host, port: Number(port) }, () => s.write(line + '\\n'));
-let reply = '';
-s.setTimeout(Number(timeout), () => done({ ok: false, error: 'timeout' }));
-s.on('data', (d) => (reply += d));
-s.on('end', () => done({ ok: true, reply: reply.trim() }));
-s.on('error', (e) => done({ ok: false, error: e.code || e.message }));
-`;
-
 export interface MarkerServer {
   /** `{ from, line }` per client, in order. */
   readonly received: { from: string; line: string }[];
@@ -340,6 +329,5 @@ export async function startMarkerServer(lab: Lab, ns: string, port: number): Pro
 }
 
 /** Connects from `ns`, sends `line` and returns the reply (`<line> <address the server saw>`). */
-export async function sendMarker(lab: Lab, ns: string, host: string, port: number, line: string, timeoutMs = 2000): Promise<{ ok: boolean; reply?: string; error?: string }> {
-  return JSON.parse(await lab.run(ns, ['node', '-e', MARKER_CLIENT, host, String(port), line, String(timeoutMs)])) as { ok: boolean; reply?: string; error?: string };
-}
+export const sendMarker = (lab: Lab, ns: string, host: string, port: number, line: string, timeoutMs = 2000): Promise<ConnectResult> =>
+  tryConnect(lab, ns, host, port, { line, timeoutMs });
