@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, lstat, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { PATHS } from '../defaults.js';
+import { UsageError } from '../errors.js';
 
 export interface BackupEntry {
   owner: string;
@@ -30,6 +31,35 @@ interface BackupIndex {
 }
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+/**
+ * Refuses (exit 2, naming the path) a target that exists and is not a regular file: knit never writes
+ * through a symbolic link (as root, that would overwrite whatever the link points at) nor over a directory.
+ */
+export async function refuseNonRegular(path: string): Promise<void> {
+  const s = await lstat(path).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
+  if (!s || s.isFile()) return;
+  const what = s.isSymbolicLink() ? 'a symbolic link' : s.isDirectory() ? 'a directory' : 'not a regular file';
+  throw new UsageError(`${path}: is ${what}; knit writes only regular files and never follows links`);
+}
+
+/**
+ * Writes a file as a whole, or not at all: a temporary file created exclusively in the same directory
+ * (O_CREAT|O_EXCL, so no link is followed there either), given `mode` whatever the old file had, then
+ * renamed over the target. The target must be absent or a regular file (see refuseNonRegular).
+ */
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode: number): Promise<void> {
+  await refuseNonRegular(path);
+  const tmp = join(dirname(path), `.${basename(path)}.knit-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
+  try {
+    await writeFile(tmp, content, { mode, flag: 'wx' });
+    await chmod(tmp, mode); // the umask may have taken bits away
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
 
 export class HostFiles {
   constructor(readonly root = '/') {}
@@ -62,10 +92,7 @@ export class HostFiles {
     if (current === content && (mode === undefined || (await this.mode(hostPath)) === mode)) return false;
     const real = this.path(hostPath);
     await mkdir(dirname(real), { recursive: true });
-    const tmp = `${real}.knit-${process.pid}.tmp`;
-    await writeFile(tmp, content, { mode: mode ?? (await this.mode(hostPath)) ?? 0o644 });
-    if (mode !== undefined) await chmod(tmp, mode);
-    await rename(tmp, real);
+    await writeFileAtomic(real, content, mode ?? (await this.mode(hostPath)) ?? 0o644);
     return true;
   }
 
