@@ -4,8 +4,8 @@
  * `join`, which show the plan and ask before changing anything. Ctrl-C at any of the wizard's
  * questions exits 130 with nothing changed and nothing saved; declining the plan keeps the saved answers.
  */
-import { chmod, writeFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { KnitError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../host/files.js';
 import { formatArgv } from '../runner/describe.js';
 import { stringifySpecInput } from '../spec/load.js';
 import type { Detected } from '../wizard/questions.js';
@@ -78,9 +78,9 @@ export async function run(opts: WizardOptions, ctx: CommandContext): Promise<num
   ]);
   if (save) {
     try {
-      await writeFile(save, specText, { mode: 0o600 });
-      await chmod(save, 0o600); // an existing file keeps its mode through writeFile
+      await writeFileAtomic(save, specText, 0o600); // 0600 whatever mode an existing file had; never through a link
     } catch (e) {
+      if (e instanceof KnitError) throw e;
       throw new UsageError(`--save: cannot write ${save}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     ctx.out.note(`saved ${save}; replay without questions: ${replay}${j ? ' (fill in the token and key as printed by knit init)' : ''}`);
