@@ -11,10 +11,10 @@
  * is loaded by Node's own CommonJS loader, which registers the map (a vm.Script does not). That run
  * skips the code cache; every other run pays nothing for the map.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
@@ -28,15 +28,21 @@ async function runFromCodeCache() {
   const source = readFileSync(bundle, 'utf8');
   const env = process.env;
   const command = process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'help';
-  let cachePath;
-  if (env.KNIT_NO_CODE_CACHE !== '1') {
-    const dir = env.KNIT_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'knit');
-    const { size, mtimeMs } = statSync(bundle);
-    cachePath = join(dir, `${process.version}-${size}-${Math.floor(mtimeMs)}-${command}.v8cache`);
+  // any trouble with the cache (no home, an unwritable or impossible directory) → run without it
+  let cache;
+  try {
+    if (env.KNIT_NO_CODE_CACHE !== '1') {
+      const dir = env.KNIT_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'knit');
+      const { size, mtimeMs } = statSync(bundle);
+      const build = `${size}-${Math.floor(mtimeMs)}`;
+      cache = { dir, build, path: join(dir, `${process.version}-${build}-${command}.v8cache`) };
+    }
+  } catch {
+    cache = undefined;
   }
   let cachedData;
   try {
-    if (cachePath) cachedData = readFileSync(cachePath);
+    if (cache) cachedData = readFileSync(cache.path);
   } catch {
     // no cache yet
   }
@@ -47,14 +53,48 @@ async function runFromCodeCache() {
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, join(bundle, '..'));
   process.exitCode = await module.exports.main(process.argv);
 
-  if (cachePath && (cachedData === undefined || script.cachedDataRejected)) {
+  if (cache && (cachedData === undefined || script.cachedDataRejected)) {
     try {
-      mkdirSync(join(cachePath, '..'), { recursive: true });
-      const tmp = `${cachePath}.${process.pid}`;
+      makeDirs(cache.dir);
+      const tmp = `${cache.path}.${process.pid}`;
       writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cachePath); // atomic: concurrent runs never read half a cache
+      renameSync(tmp, cache.path); // atomic: concurrent runs never read half a cache
+      pruneOtherBuilds(cache.dir, cache.build);
     } catch {
       // a read-only home or cache dir: run without a cache
+    }
+  }
+}
+
+/**
+ * mkdir -p, one level at a time, giving up at the first error. Node's own `recursive: true` loops
+ * forever (100 % CPU, in C++) where a parent exists but refuses children with ENOENT, as /proc does
+ * (HOME=/proc/1): it takes ENOENT to mean "make the parent first", and the parent always exists.
+ */
+function makeDirs(dir) {
+  const missing = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if (statSync(d).isDirectory()) break;
+      throw new Error(`${d} is not a directory`);
+    } catch (e) {
+      if (e.code !== 'ENOENT' || dirname(d) === d) throw e;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
+}
+
+/** The cache holds the current build only: a new bundle's first run deletes the older builds' entries. */
+function pruneOtherBuilds(dir, build) {
+  for (const name of readdirSync(dir)) {
+    const m = /^v[\d.]+-(\d+-\d+)-[a-z][a-z-]*\.v8cache$/.exec(name);
+    if (m && m[1] !== build) {
+      try {
+        unlinkSync(join(dir, name));
+      } catch {
+        // another run removed it first
+      }
     }
   }
 }

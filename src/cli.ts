@@ -15,8 +15,13 @@ class ExitWith extends Error {
   }
 }
 
+/** Set at build time in the single executable (bin/build-sea.mjs), which has no package.json beside it. */
+declare const KNIT_VERSION: string | undefined;
+
 const packageVersion = (): string =>
-  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  typeof KNIT_VERSION === 'string'
+    ? KNIT_VERSION
+    : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * The step ids `--skip` takes, as `knit init --help` and `knit join --help` list them. Kept equal to the
@@ -32,8 +37,9 @@ Steps for --skip, in plan order (a group skips every step in it):
 
 const INIT_STEPS = `${STEPS_HEAD}  kubeadm       kubeadm/config, kubeadm/init
   kubeconfig    $HOME/.kube/config
-  cni           cni/crds (Calico, Terway with NetworkPolicy; waits up to 60 s until they are
-                Established), cni/apply, cni/annotate (Calico route reflectors), wait/cni-rollout
+  cni           cni/crds (Calico, Canal, Terway with NetworkPolicy or exclusive ENI; waits up to
+                60 s until they are Established), cni/apply, cni/annotate (Calico route reflectors),
+                cni/coredns-placement (hybrid clusters: CoreDNS on ECS nodes), wait/cni-rollout
   wait          every wait after the CNI is applied: wait/node-ready (this node Ready, up to 300 s),
                 wait/cni-rollout (the CNI's DaemonSets and Deployments, up to 300 s each; formerly
                 cni/rollout, which --skip still takes)
@@ -43,6 +49,29 @@ const JOIN_STEPS = `${STEPS_HEAD}  kubeadm       kubeadm/config, kubeadm/join
   cni           cni/annotate (Calico route reflectors)
 join has no wait steps: it ends when kubeadm join does.
 `;
+
+/**
+ * The commands that change the host, and when: they hold the host lock while they run (src/host/lock.ts),
+ * so two of them never interleave. Every other command, and every --dry-run, is read-only and takes none.
+ * The cross-VPC agent is a daemon keeping the map in sync: it never takes the lock.
+ */
+const CHANGES_HOST: Record<string, (o: Record<string, unknown>) => boolean> = {
+  init: (o) => !o.dryRun,
+  join: (o) => !o.dryRun,
+  reset: (o) => !o.dryRun,
+  preflight: (o) => !o.dryRun && (o.fix !== undefined || o.undo === true),
+  'crossvpc apply': (o) => !o.dryRun,
+  'crossvpc remove': (o) => !o.dryRun,
+  'crossvpc annotate': (o) => !o.dryRun,
+};
+
+/** The arguments main() was given (recorded in the host lock, secret values masked). */
+let commandArgs: string[] = [];
+
+async function takeHostLock(ctx: CommandContext) {
+  const { acquireHostLock, lockCommandLine } = await import('./host/lock.js');
+  return acquireHostLock({ root: ctx.files.root, command: lockCommandLine(commandArgs), env: ctx.env, note: (t) => ctx.out.note(t) });
+}
 
 export function buildProgram(): Command {
   const program = new Command('knit')
@@ -58,7 +87,19 @@ export function buildProgram(): Command {
     const { createContext } = await import('./command-support/context.js');
     const opts = cmd.optsWithGlobals();
     const run = await load();
-    throw new ExitWith(await run(opts, createContext(opts as GlobalOptions), cmd));
+    const ctx = createContext(opts as GlobalOptions);
+    const name = cmd.parent && cmd.parent !== program ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
+    let lock: Promise<{ release(): Promise<void> }> | undefined;
+    if (CHANGES_HOST[name]?.(opts)) {
+      ctx.lockHost = async () => void (await (lock ??= takeHostLock(ctx)));
+      // the wizard asks first: it takes the lock once answered and confirmed (in executePlan)
+      if (!opts.interactive) await ctx.lockHost();
+    }
+    try {
+      throw new ExitWith(await run(opts, ctx, cmd));
+    } finally {
+      await (await lock?.catch(() => undefined))?.release();
+    }
   };
 
   addSpecOptions(
@@ -66,7 +107,16 @@ export function buildProgram(): Command {
       .command('render')
       .description('render the bundle (kubeadm configs, cni.yaml, NAT rules, plan.txt), offline, without root')
       .option('--out <dir>', 'write the bundle files into DIR instead of printing them')
-      .option('--validate', 'also check every object of cni.yaml against the Kubernetes API schemas'),
+      .option('--validate', 'also check every object of cni.yaml against the Kubernetes API schemas')
+      .option('--all-nodes', "every node's join config and cross-VPC ruleset (default: the local node's, or each --node-name's)")
+      .option('--cloud-init', 'instead of the bundle: #cloud-config user-data that installs knit and joins each new instance (ECS, scaling groups)')
+      .addOption(new Option('--role <role>', 'with --cloud-init: the role the instances join as (default worker)').choices(['worker', 'control-plane']))
+      .option('--binary-url <url>', 'with --cloud-init: where instances download knit (your OSS bucket or mirror); {arch} stands for x64 or arm64')
+      .option('--sha256 <[arch=]hash>', 'with --cloud-init: SHA-256 of that executable; with {arch}, once per arch: x64=HASH', (v: string, prev: string[] = []) => [...prev, v])
+      .addOption(new Option('--token <token>', 'with --cloud-init: bootstrap token (kubeadm token create)').env('KNIT_JOIN_TOKEN'))
+      .option('--ca-cert-hash <sha256:hash>', 'with --cloud-init: hash of the cluster CA')
+      .addOption(new Option('--certificate-key <key>', 'with --cloud-init --role control-plane: key of the uploaded certificates').env('KNIT_JOIN_CERTIFICATE_KEY')),
+    { repeatableNodeName: true },
   ).action(action(async () => (await import('./commands/render.js')).run as Action));
 
   addPreflightIgnoreOption(addSkipOption(addDryRunOption(addSpecOptions(
@@ -90,10 +140,10 @@ export function buildProgram(): Command {
       .description('join this node to a cluster (kubeadm join through the public endpoint)')
       .option('-y, --yes', 'never prompt (for scripts and CI)')
       .option('--endpoint <host:port>', 'the control plane endpoint, as printed by `knit init`')
-      .option('--token <token>', 'bootstrap token')
+      .addOption(new Option('--token <token>', 'bootstrap token').env('KNIT_JOIN_TOKEN'))
       .option('--ca-cert-hash <sha256:hash>', 'hash of the cluster CA')
       .option('--control-plane', 'join as another control plane')
-      .option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)')
+      .addOption(new Option('--certificate-key <key>', 'key for the uploaded control-plane certificates (with --control-plane)').env('KNIT_JOIN_CERTIFICATE_KEY'))
       .addHelpText('after', JOIN_STEPS),
   )))).action(action(async () => (await import('./commands/join.js')).run as Action));
 
@@ -222,7 +272,19 @@ function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const { installSignalHandling, signalReceived, exitCodeAfterSignal, restoreTerminal } = await import('./ui/signals.js');
+  installSignalHandling();
+  const code = await dispatch(argv);
+  if (!signalReceived()) return code;
+  // a command that cancelled by itself has returned: end now, also the processes it left running (a
+  // kubectl it stopped waiting for), with the signal's exit code
+  restoreTerminal();
+  process.exit(exitCodeAfterSignal(code));
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   exitQuietlyOnClosedPipe(process.stdout);
+  commandArgs = argv.slice(2);
   const program = buildProgram();
   const debug = argv.includes('--debug');
   try {

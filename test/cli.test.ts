@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } f
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knit, KNIT_BIN } from './helpers/knit.js';
@@ -69,6 +70,33 @@ describe('exit codes', () => {
     }
   });
 
+  it('runs without the cache when its directory cannot be made (HOME=/proc/1: recursive mkdir would spin forever)', { timeout: 20_000 }, async () => {
+    // Node's mkdir { recursive: true } loops in C++ on /proc (ENOENT for a child of an existing dir);
+    // the 15 s execa timeout is only the failure guard: the run must end by itself with exit 0
+    const r = await execa('node', [KNIT_BIN, 'render', '--advertise-address', '10.0.0.10', '--public-ip', '203.0.113.10'], {
+      reject: false,
+      timeout: 15_000,
+      env: { HOME: '/proc/1', XDG_CACHE_HOME: '', KNIT_CACHE_DIR: '', KNIT_NO_CODE_CACHE: '', NO_COLOR: '1' },
+    });
+    expect(r.timedOut).toBe(false);
+    expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toContain('kubeadm-config.yaml');
+  });
+
+  it("keeps only the current build's cache entries: a new build's first run deletes older builds' files", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'knit-cache-'));
+    try {
+      const stale = ['v20.1.0-1-2-render.v8cache', 'v24.0.0-3-4-init.v8cache'];
+      for (const f of [...stale, 'notes.txt']) await writeFile(join(cacheDir, f), 'x');
+      const r = await knit(['render', '--advertise-address', '10.0.0.10', '--public-ip', '203.0.113.10'], { env: { KNIT_CACHE_DIR: cacheDir } });
+      expect(r.code).toBe(0);
+      const files = (await readdir(cacheDir)).sort();
+      expect(files).toEqual(['notes.txt', expect.stringMatching(/^v\d+\.\d+\.\d+-\d+-\d+-render\.v8cache$/)]);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
   it('verify without a reachable cluster says so at once and exits 1', async () => {
     // the fake kubectl refuses a missing kubeconfig the way kubectl does (kubectl need not be installed)
     const fakes = fileURLToPath(new URL('./fakes', import.meta.url));
@@ -91,7 +119,7 @@ describe('exit codes', () => {
     const config = join(out, 'big.yaml');
     await writeFile(config, JSON.stringify({ kubernetes: { controlPlaneEndpoint: '203.0.113.10' }, nodes: [{ name: 'cp', role: 'control-plane', privateIP: '172.16.9.9', vpc: 'a' }, ...nodes] }));
     const { execa } = await import('execa');
-    const r = await execa('bash', ['-c', `node ${JSON.stringify(KNIT_BIN)} render -f ${config} | head -1; echo "knit exit \${PIPESTATUS[0]}"`], { reject: false });
+    const r = await execa('bash', ['-c', `node ${JSON.stringify(KNIT_BIN)} render -f ${config} --all-nodes | head -1; echo "knit exit \${PIPESTATUS[0]}"`], { reject: false });
     expect(r.stdout).toBe('# ==> kubeadm-config.yaml <==\nknit exit 0');
     expect(r.stderr).not.toContain('EPIPE');
   });
@@ -200,7 +228,7 @@ describe('--skip groups in init --help and join --help', () => {
   /** Every id any plan can hold (the string literals of the planners), and the old ids --skip still takes. */
   const knownIds = async (): Promise<Set<string>> => {
     const { STEP_ALIASES } = await import('../src/runner/skip.js');
-    const files = ['src/plan/init.ts', 'src/plan/join.ts', 'src/crossvpc/plan.ts'];
+    const files = ['src/plan/init.ts', 'src/plan/join.ts', 'src/crossvpc/plan.ts', 'src/cni/hybrid.ts'];
     const ids = files.flatMap((f) => [...readFileSync(join(repo, f), 'utf8').matchAll(/'([a-z]+\/[a-z-]+)'/g)].map((m) => m[1]!));
     return new Set([...ids, ...Object.values(STEP_ALIASES).flat()]);
   };

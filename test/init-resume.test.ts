@@ -196,7 +196,8 @@ interface EndState {
 }
 
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
-const maskRandom = (log: string) => log.replace(/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g, '<token>').replace(/\b[a-f0-9]{64}\b/g, '<key>');
+const maskRandom = (log: string) =>
+  log.replace(/\b[a-z0-9]{6}\.([a-z0-9]{16}\b|\*{8})/g, '<token>').replace(/\b[a-f0-9]{64}\b/g, '<key>'); // knit masks the token's secret half
 /** The logs kubeadm's output goes to, from the plan's exec effects. */
 const logFilesOf = (steps: PlannedStep[]): string[] =>
   steps.flatMap((s) => s.effects.flatMap((e) => (e.kind === 'exec' && e.logFile ? [e.logFile.replace(/^\//, '')] : [])));

@@ -3,7 +3,7 @@
  * temporary host root. Asserts the argv knit passed, the files it wrote, the join command it printed,
  * and resuming after a failure injected in each kubeadm phase.
  */
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -49,8 +49,9 @@ describe('knit init', () => {
     // progress names kubeadm's phases; the certificate key is never shown unless asked
     expect(r.stderr).toContain('[6/11] Initialize the control plane (kubeadm init): done');
     const log = await readFile(join(root, 'var/log/knit/kubeadm-init.log'), 'utf8');
-    const key = /--certificate-key ([a-f0-9]{64})/.exec(log)![1]!;
-    expect(`${r.stdout}${r.stderr}`).not.toContain(key);
+    // the key (64 hex digits; the CA hash has its sha256: prefix) is not printed, and masked in the log
+    expect(log).toContain('--certificate-key ********');
+    expect(`${r.stdout}${r.stderr}${log}`).not.toMatch(/(^|[^:a-f0-9])[a-f0-9]{64}(?![a-f0-9])/m);
     expect(r.stdout).toContain('add --show-certificate-key');
   });
 
@@ -106,6 +107,41 @@ describe('knit init', () => {
     ]);
     expect(doc.join.command).toMatch(/^knit join --endpoint 203\.0\.113\.10:6443 /);
     expect(doc.join.controlPlaneCommand).toMatch(/--control-plane --certificate-key [a-f0-9]{64}$/);
+  });
+
+  it("kubeadm's log is 0600 (an existing 0644 one too) and holds the join token's secret half and the certificate key masked", async () => {
+    const log = join(root, 'var/log/knit/kubeadm-init.log');
+    await mkdir(join(log, '..'), { recursive: true });
+    await writeFile(log, 'an earlier run\n', { mode: 0o644 });
+    await chmod(log, 0o644);
+    const r = await knit(['-o', 'json', 'init', '-f', config, '--yes', '--skip', 'preflight', 'crossvpc', '--show-certificate-key'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const { join: printed } = JSON.parse(r.stdout) as { join: { token: string; controlPlaneCommand: string } };
+    const [tokenId, tokenSecret] = printed.token.split('.') as [string, string];
+    const certificateKey = /--certificate-key ([a-f0-9]{64})$/.exec(printed.controlPlaneCommand)![1]!;
+    expect((await stat(log)).mode & 0o777).toBe(0o600);
+    const text = await readFile(log, 'utf8');
+    // the fake printed both several times: in the join commands, "Using token:" and "Using certificate key:"
+    expect(text).toContain(`--token ${tokenId}.******** \\`);
+    expect(text).toContain(`[bootstrap-token] Using token: ${tokenId}.********`);
+    expect(text).toContain('[upload-certs] Using certificate key:\n********\n');
+    expect(text).toContain('--discovery-token-ca-cert-hash sha256:c0ffee');
+    expect(text).not.toContain(tokenSecret);
+    expect(text).not.toContain(certificateKey);
+    expect(text.startsWith('an earlier run\n')).toBe(true);
+  });
+
+  it('refuses a log path that is a symbolic link (exit 2, naming it) and writes nothing through it', async () => {
+    const log = join(root, 'var/log/knit/kubeadm-init.log');
+    const target = join(root, 'etc/shadow-standin');
+    await mkdir(join(log, '..'), { recursive: true });
+    await mkdir(join(target, '..'), { recursive: true });
+    await writeFile(target, 'untouched\n');
+    await symlink(target, log);
+    const r = await init();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${log}: is a symbolic link`);
+    expect(await readFile(target, 'utf8')).toBe('untouched\n');
   });
 
   it.each(['preflight', 'certs', 'etcd', 'control-plane', 'wait-control-plane', 'upload-certs', 'addons'])(

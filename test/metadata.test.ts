@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetadataClient } from '../src/cloud/alicloud/metadata.js';
 import { knit } from './helpers/knit.js';
+import { describeLab, Lab, probeLabSupport } from './lab/netns.js';
 
 const TOKEN = 'tok-123';
 let server: Server;
@@ -91,5 +92,61 @@ describe('knit crossvpc on a node whose spec has no public IP', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('is not reachable');
     expect(r.stderr).toMatch(/error: nodes\[1\]\.publicIP: worker-1 has peers outside its VPC \(master-1\)/);
+  });
+});
+
+/**
+ * Off ECS the metadata address drops packets: a connect that never completes. The client must say so
+ * after its 1 s and leave nothing behind (fetch's connect attempt outlived its abort by ~10 s, so the
+ * process lingered ~11 s). The client runs in a child process inside a namespace whose peer drops every
+ * packet to port 80; right after the answer the child lists what still keeps its event loop alive.
+ */
+const dropSupport = await probeLabSupport(['nft']);
+describeLab('MetadataClient against an address that drops packets', dropSupport, () => {
+  const lab = new Lab();
+  let client: string;
+  let ns: string;
+  beforeAll(async () => {
+    ns = await lab.addNamespace('md');
+    const peer = await lab.addNamespace('drop');
+    const [a, b] = [`md${lab.id}`, `dr${lab.id}`];
+    await lab.host(['ip', '-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', peer]);
+    await lab.run(ns, ['ip', 'addr', 'add', '192.0.2.2/24', 'dev', a]);
+    await lab.run(ns, ['ip', 'link', 'set', a, 'up']);
+    await lab.run(peer, ['ip', 'addr', 'add', '192.0.2.1/24', 'dev', b]);
+    await lab.run(peer, ['ip', 'link', 'set', b, 'up']);
+    await lab.run(peer, ['nft', '-f', '-'], 'table inet knit_test {\n chain in {\n type filter hook input priority 0;\n tcp dport 80 drop\n }\n}\n');
+    const dir = await mkdtemp(join(tmpdir(), 'knit-md-'));
+    const { build } = await import('esbuild');
+    await build({ entryPoints: [fileURLToPath(new URL('../src/cloud/alicloud/metadata.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'metadata.mjs'), logLevel: 'error' });
+    client = join(dir, 'client.mjs');
+    await writeFile(
+      client,
+      [
+        "const { MetadataClient } = await import('./metadata.mjs');",
+        "const r = await new MetadataClient('http://192.0.2.1/latest/meta-data/').identity();",
+        "// what keeps the loop alive, but this process's own stdio pipes",
+        "const open = () => process.getActiveResourcesInfo().filter((x) => x !== 'PipeWrap' && x !== 'TTYWrap');",
+        '// a destroyed socket closes in the close phase of the loop turn: look a few turns later',
+        'let turns = 0;',
+        'const look = () => (++turns < 10 && open().length > 0 ? setImmediate(look) : console.log(JSON.stringify({ r, left: open() })));',
+        'setImmediate(look);',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await lab.destroy();
+    if (client) await rm(join(client, '..'), { recursive: true, force: true });
+  });
+
+  it('says "no answer within 1 s", holds no socket or timer afterwards, and the process ends by itself', async () => {
+    const { execa } = await import('execa');
+    // the 8 s timeout is a failure guard only; the assertions are on what is left open
+    const r = await execa('ip', ['netns', 'exec', ns, 'node', client], { reject: false, timeout: 8_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(0);
+    const { r: answer, left } = JSON.parse(String(r.stdout)) as { r: { notOnEcs?: string }; left: string[] };
+    expect(answer.notOnEcs).toMatch(/not reachable \(no answer within 1 s: not on ECS\?\)/);
+    expect(left).toEqual([]);
   });
 });

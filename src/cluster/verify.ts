@@ -31,6 +31,11 @@ const GET_TIMEOUT_S = 15;
 const DELETE_TIMEOUT_S = 30;
 /** Kill a kubectl that outlives its own --request-timeout by this much. */
 const KILL_GRACE_S = 5;
+/**
+ * …and a `get` by this much: kubectl retries API discovery, each try given the whole --request-timeout,
+ * so a silent apiserver would hold a 1 s read for ~5 s.
+ */
+const GET_KILL_GRACE_S = 1;
 
 export class KubectlCallError extends Error {
   constructor(
@@ -56,9 +61,9 @@ export class VerifyKubectl {
    * Runs kubectl; never throws for a non-zero exit (the caller decides). kubectl's --request-timeout
    * has not always bounded a streaming `exec`, so Exec also kills it a little later.
    */
-  async run(args: string[], opts: { stdin?: string; timeoutS: number }): Promise<CheckRun & { argv: Argv }> {
+  async run(args: string[], opts: { stdin?: string; timeoutS: number; graceS?: number }): Promise<CheckRun & { argv: Argv }> {
     const argv = this.argv(args, opts.timeoutS);
-    const hardMs = (opts.timeoutS + KILL_GRACE_S) * 1000;
+    const hardMs = (opts.timeoutS + (opts.graceS ?? KILL_GRACE_S)) * 1000;
     const started = Date.now();
     const r = await this.exec(argv, { stdin: opts.stdin, timeoutMs: hardMs });
     const durationMs = Date.now() - started;
@@ -68,7 +73,7 @@ export class VerifyKubectl {
   }
 
   private async call(args: string[], opts: { stdin?: string; timeoutS?: number } = {}): Promise<string> {
-    const r = await this.run(args, { timeoutS: GET_TIMEOUT_S, ...opts });
+    const r = await this.run(args, { timeoutS: GET_TIMEOUT_S, ...(args[0] === 'get' ? { graceS: GET_KILL_GRACE_S } : {}), ...opts });
     if (r.exitCode !== 0) {
       const first = r.stderr.trim().split('\n')[0] || `exit code ${r.exitCode}`;
       throw new KubectlCallError(`\`${formatArgv(r.argv)}\`: ${r.killed ? 'no answer' : first}`, `${r.stdout}${r.stderr}`);
@@ -76,8 +81,8 @@ export class VerifyKubectl {
     return r.stdout;
   }
 
-  private async getJson<T>(args: string[]): Promise<T> {
-    const out = await this.call(['get', ...args, '-o', 'json']);
+  private async getJson<T>(args: string[], timeoutS = GET_TIMEOUT_S): Promise<T> {
+    const out = await this.call(['get', ...args, '-o', 'json'], { timeoutS });
     try {
       return JSON.parse(out) as T;
     } catch {
@@ -85,16 +90,17 @@ export class VerifyKubectl {
     }
   }
 
-  async nodes(): Promise<ClusterNode[]> {
-    return parseNodes(await this.getJson<ListJson<NodeJson>>(['nodes']));
+  /** `timeoutS`: each read's --request-timeout (default 15 s; the waits give what is left of theirs). */
+  async nodes(timeoutS?: number): Promise<ClusterNode[]> {
+    return parseNodes(await this.getJson<ListJson<NodeJson>>(['nodes'], timeoutS));
   }
 
-  async pods(namespace: string, selector?: string): Promise<ClusterPod[]> {
-    return parsePods(await this.getJson<ListJson<PodJson>>(['pods', '-n', namespace, ...(selector ? ['-l', selector] : [])]));
+  async pods(namespace: string, selector?: string, timeoutS?: number): Promise<ClusterPod[]> {
+    return parsePods(await this.getJson<ListJson<PodJson>>(['pods', '-n', namespace, ...(selector ? ['-l', selector] : [])], timeoutS));
   }
 
-  async daemonSets(): Promise<{ namespace: string; name: string }[]> {
-    const list = await this.getJson<ListJson<{ metadata: { name: string; namespace: string } }>>(['daemonsets', '--all-namespaces']);
+  async daemonSets(timeoutS?: number): Promise<{ namespace: string; name: string }[]> {
+    const list = await this.getJson<ListJson<{ metadata: { name: string; namespace: string } }>>(['daemonsets', '--all-namespaces'], timeoutS);
     return list.items.map((d) => ({ namespace: d.metadata.namespace, name: d.metadata.name }));
   }
 
@@ -203,7 +209,7 @@ async function pool<T, R>(items: T[], limit: number, signal: AbortSignal, fn: (i
 /** Keeps the plugins whose DaemonSets exist (a cluster whose CNI the spec does not name). */
 async function detectCni(s: VerifySession): Promise<CniCandidate[]> {
   if (!s.detect) return s.cni;
-  const present = await abortable(s.kube.daemonSets(), s.signal).catch((e: Error) => {
+  const present = await abortable(s.kube.daemonSets(Math.min(GET_TIMEOUT_S, s.timeoutS)), s.signal).catch((e: Error) => {
     throw e instanceof KubectlCallError ? unreadable(e) : e;
   });
   const has = (r: Rollout) => r.kind !== 'daemonset' || present.some((d) => d.namespace === r.namespace && d.name === r.name);
@@ -215,6 +221,9 @@ async function detectCni(s: VerifySession): Promise<CniCandidate[]> {
 const unreadable = (e: Error | undefined): StepError =>
   new StepError('verify/cluster', `cannot read the cluster: ${e?.message ?? 'no answer'}`, e instanceof KubectlCallError ? [e.output.trim()] : []);
 
+/** A read's --request-timeout within a wait: what is left of it, at least 1 s, at most GET_TIMEOUT_S. */
+const readTimeoutS = (deadline: number): number => Math.max(1, Math.min(GET_TIMEOUT_S, Math.ceil((deadline - Date.now()) / 1000)));
+
 /** Polls until every node is Ready and the CNI runs everywhere, or the timeout: the last state either way. */
 async function waitReady(s: VerifySession, rollouts: Rollout[]): Promise<{ nodes: ClusterNode[]; pods: ClusterPod[] }> {
   const deadline = Date.now() + s.timeoutS * 1000;
@@ -224,7 +233,9 @@ async function waitReady(s: VerifySession, rollouts: Rollout[]): Promise<{ nodes
   let said = '';
   for (;;) {
     try {
-      const [nodes, ...podLists] = await abortable(Promise.all([s.kube.nodes(), ...namespaces.map((ns) => s.kube.pods(ns))]), s.signal);
+      // no read outlives the wait: an apiserver that never answers is given what is left of --timeout
+      const t = readTimeoutS(deadline);
+      const [nodes, ...podLists] = await abortable(Promise.all([s.kube.nodes(t), ...namespaces.map((ns) => s.kube.pods(ns, undefined, t))]), s.signal);
       last = { nodes: nodes as ClusterNode[], pods: (podLists as ClusterPod[][]).flat() };
       const r = assessReadiness(last.nodes, last.pods, rollouts);
       if (r.summary !== said) s.progress(`waiting for the cluster: ${(said = r.summary)}`);
@@ -254,7 +265,7 @@ async function waitProbe(s: VerifySession, namespace: string, nodes: ClusterNode
   let said = '';
   for (;;) {
     try {
-      pods = await abortable(s.kube.pods(namespace, PROBE_SELECTOR), s.signal);
+      pods = await abortable(s.kube.pods(namespace, PROBE_SELECTOR, readTimeoutS(deadline)), s.signal);
     } catch (e) {
       if (e instanceof CancelledError) throw e;
     }

@@ -19,6 +19,11 @@ export interface CommandContext {
   hostname: string;
   /** Whether a person is at a terminal (prompts and confirmations are allowed). */
   interactive: boolean;
+  /**
+   * Takes the host lock (src/host/lock.ts) if this run has not yet; set by the CLI for commands that
+   * change the host, which take it at dispatch, except the wizard: after its questions, before changes.
+   */
+  lockHost?: () => Promise<void>;
 }
 
 /** Where Ctrl-C comes from: the process, or a test's emitter (long-running commands clean up on it). */

@@ -67,6 +67,8 @@ export async function executePlan(ctx: CommandContext, o: ExecutePlanOptions): P
     ctx.out.note(formatPlan(o.title, o.steps, skip));
     await confirmOrCancel(o.confirm, true);
   }
+  // the wizard's run takes the host lock here, after its questions (every other run took it at dispatch)
+  await ctx.lockHost?.();
   const progress = await createProgress(ctx.out, ctx.interactive);
   const applier = new HostApplier({
     files: ctx.files,

@@ -6,10 +6,11 @@ import { initPlanTitle, KUBEADM_INIT_LOG, planInit } from '../plan/init.js';
 import { registerSecret } from '../ui/redact.js';
 import type { CommandContext } from '../command-support/context.js';
 import { cniYaml } from '../cni/index.js';
-import { assertValidCni, hostMtu, renderCniFor } from '../command-support/cni-source.js';
+import { assertValidCni, renderCniFor } from '../command-support/cni-source.js';
 import { specOnHost } from '../command-support/alicloud-facts.js';
 import { hostCrossVpcFacts } from './crossvpc.js';
 import { executePlan, summarizeResults, writtenFiles } from '../command-support/execute-plan.js';
+import { joinParametersSeen } from '../host/apply.js';
 import { preflightGate, preflightTargetFor } from './preflight.js';
 import type { SpecOptions } from '../command-support/options.js';
 
@@ -24,7 +25,7 @@ export interface InitOptions extends SpecOptions {
 export async function run(opts: InitOptions, ctx: CommandContext): Promise<number> {
   const { spec, node, cloudChecks } = await specOnHost(opts, ctx);
   if (node.role !== 'control-plane') throw new UsageError(`nodes: ${node.name} is a worker; run \`knit join\` on it`);
-  const cni = renderCniFor(spec, ctx, await hostMtu(ctx, node));
+  const cni = renderCniFor(spec, ctx);
   // a manifest the apiserver would refuse is found before kubeadm init, not halfway through the plan
   await assertValidCni(cniYaml(cni));
   const plan = { spec, node, home: ctx.env.HOME ?? '/root', crossVpc: await hostCrossVpcFacts(spec, node.name, ctx), cni };
@@ -70,12 +71,9 @@ export async function run(opts: InitOptions, ctx: CommandContext): Promise<numbe
  * from `kubeadm token create --print-join-command`.
  */
 async function joinParameters(ctx: CommandContext, initRan: boolean): Promise<JoinParameters | undefined> {
-  if (initRan) {
-    const log = (await ctx.files.read(KUBEADM_INIT_LOG)) ?? '';
-    const lastRun = log.slice(log.lastIndexOf('[init] Using Kubernetes version'));
-    const parsed = parseJoinCommand(lastRun);
-    if (parsed) return parsed;
-  }
+  // kubeadm's own output, as this run read it (the log holds the token and key masked)
+  const seen = initRan ? joinParametersSeen() : undefined;
+  if (seen) return seen;
   const r = await ctx.exec(['kubeadm', 'token', 'create', '--print-join-command', '--kubeconfig', ctx.files.path(PATHS.adminConf)]);
   return r.exitCode === 0 ? parseJoinCommand(r.stdout) : undefined;
 }

@@ -22,7 +22,7 @@ import type { CauseContext, HostPort } from '../verify/types.js';
 import type { CommandContext, SignalSource } from '../command-support/context.js';
 import type { SpecOptions } from '../command-support/options.js';
 import { specFromOptions } from '../command-support/spec-source.js';
-import { loadOra } from '../ui/progress.js';
+import { createSpinner } from '../ui/progress.js';
 
 export interface VerifyOptions extends SpecOptions {
   /** Seconds to wait for nodes Ready and CNI pods Running (and again for the probe pods). */
@@ -115,7 +115,7 @@ function causeContext(spec: Spec, fromFile: boolean, outcome: VerifyOutcome, dns
 /** Progress on stderr: a spinner at a terminal, a line per change elsewhere (CI logs). */
 async function progressReporter(ctx: CommandContext): Promise<{ say(text: string, transient?: boolean): void; stop(): void }> {
   if (!ctx.interactive || ctx.out.format !== 'text') return { say: (t, transient) => void (transient || ctx.out.note(t)), stop: () => {} };
-  const spinner = (await loadOra())({ stream: process.stderr }).start('knit verify');
+  const spinner = (await createSpinner()).start('knit verify');
   return { say: (t) => void (spinner.text = t), stop: () => void spinner.stop() };
 }
 

@@ -6,6 +6,28 @@ import type { Effect, EffectApplier, EffectOutcome, Probe } from '../runner/type
 import { formatArgv } from '../runner/describe.js';
 import type { Exec } from './exec.js';
 import { HostFiles } from './files.js';
+import { parseJoinCommand, type JoinParameters } from '../kubeadm/join-command.js';
+import { MASK, redact } from '../ui/redact.js';
+
+/**
+ * A line for a log file: the registered secrets masked (src/ui/redact.ts), and the join secrets kubeadm
+ * prints (they are not registered: `knit init` prints the join command on purpose): a bootstrap token's
+ * secret half (`abcdef.0123456789abcdef` → `abcdef.********`, as `--token` or after `Using token:`) and
+ * the certificate key (64 hex digits, after `--certificate-key` or alone on the line after `Using
+ * certificate key:`; a `sha256:` CA hash is public and kept).
+ */
+export function maskLogLine(line: string): string {
+  return redact(line)
+    .replace(/\b([a-z0-9]{6})\.[a-z0-9]{16}\b/g, `$1.${MASK}`)
+    .replace(/(^|[^:a-f0-9])[a-f0-9]{64}(?![a-f0-9])/g, `$1${MASK}`);
+}
+
+let joinSeen: JoinParameters | undefined;
+/**
+ * The join parameters of the last `kubeadm init` (or `token create --print-join-command`) this process
+ * ran, read from its output as it arrived: the log holds them masked.
+ */
+export const joinParametersSeen = (): JoinParameters | undefined => joinSeen;
 
 export class EffectFailure extends Error {
   constructor(
@@ -34,9 +56,10 @@ export class HostApplier implements EffectApplier {
 
   async run(argv: [string, ...string[]], stdin?: string, okExitCodes: number[] = [], logFile?: string): Promise<EffectOutcome> {
     const log = logFile ? await this.o.files.appendStream(logFile) : undefined;
-    const onLine = log || this.o.onLine ? (line: string) => (log?.write(`${line}\n`), this.o.onLine?.(line)) : undefined;
+    const onLine = log || this.o.onLine ? (line: string) => (log?.write(`${maskLogLine(line)}\n`), this.o.onLine?.(line)) : undefined;
     const r = await this.o.exec(argv, { stdin, onLine }).finally(() => log?.end());
     const output = `${r.stdout}${r.stderr}`;
+    if (argv[0] === 'kubeadm') joinSeen = parseJoinCommand(r.stdout) ?? joinSeen;
     if (r.exitCode !== 0 && !okExitCodes.includes(r.exitCode))
       throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, output);
     return { changed: true, output };

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, chmod, constants, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
@@ -31,6 +31,26 @@ interface BackupIndex {
 }
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+/**
+ * `mkdir -p`, with a one-line reason when it fails. Node reports a read-only file system as ENOENT for
+ * a recursive mkdir (the first missing parent "does not exist"): the deepest existing ancestor says why.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent is not a directory' : (code ?? (e as Error).message);
+    if (code === 'ENOENT' || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+      let existing = dirname(dir);
+      while (existing !== dirname(existing) && !(await lstat(existing).then(() => true, () => false))) existing = dirname(existing);
+      const denied = await access(existing, constants.W_OK).then(() => undefined, (err: NodeJS.ErrnoException) => err.code);
+      why = denied === 'EROFS' || code === 'EROFS' ? 'read-only file system' : denied === 'EACCES' || denied === 'EPERM' || code === 'EACCES' || code === 'EPERM' ? 'permission denied' : why;
+    }
+    throw new Error(`cannot write ${dir}: ${why}`);
+  }
+}
 
 /**
  * Refuses (exit 2, naming the path) a target that exists and is not a regular file: knit never writes
@@ -91,15 +111,36 @@ export class HostFiles {
     const current = await this.read(hostPath);
     if (current === content && (mode === undefined || (await this.mode(hostPath)) === mode)) return false;
     const real = this.path(hostPath);
-    await mkdir(dirname(real), { recursive: true });
+    await ensureDir(dirname(real));
     await writeFileAtomic(real, content, mode ?? (await this.mode(hostPath)) ?? 0o644);
     return true;
   }
 
-  /** A log file opened for appending (its directory created), mode 0600: logs may hold tokens. */
+  /**
+   * A log file opened for appending (its directory created). Mode 0600 even when it existed with a wider
+   * one (logs may hold what kubeadm prints); never through a symbolic link (O_NOFOLLOW) nor into
+   * anything but a regular file: refused with exit 2, naming the path.
+   */
   async appendStream(hostPath: string): Promise<WriteStream> {
-    await mkdir(dirname(this.path(hostPath)), { recursive: true });
-    return createWriteStream(this.path(hostPath), { flags: 'a', mode: 0o600 });
+    const real = this.path(hostPath);
+    await ensureDir(dirname(real));
+    let handle;
+    try {
+      // O_NONBLOCK: a FIFO there fails (ENXIO) instead of blocking; no effect on a regular file
+      handle = await open(real, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENXIO') await refuseNonRegular(real);
+      throw e;
+    }
+    try {
+      if (!(await handle.stat()).isFile()) await refuseNonRegular(real);
+      await handle.chmod(0o600); // open() keeps an existing file's mode: set it on the file itself
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    return createWriteStream('', { fd: handle });
   }
 
   async remove(hostPath: string): Promise<boolean> {

@@ -5,6 +5,7 @@
 import type { Progress } from '../runner/run.js';
 import type { Step, StepResult } from '../runner/types.js';
 import type { Output } from './output.js';
+import { onInterrupt } from './signals.js';
 
 const STATUS_WORDS: Record<StepResult['status'], string> = {
   applied: 'done',
@@ -31,10 +32,22 @@ export async function loadOra(): Promise<typeof import('ora').default> {
   return typeof mod.default === 'function' ? mod.default : mod.default.default;
 }
 
+/**
+ * A spinner on stderr that a signal stops (src/ui/signals.ts): Ctrl-C or SIGTERM never leaves one
+ * redrawing, nor the cursor hidden. `stop()` also forgets it.
+ */
+export async function createSpinner(text?: string): Promise<import('ora').Ora> {
+  const spinner = (await loadOra())({ stream: process.stderr, ...(text !== undefined ? { text } : {}) });
+  const forget = onInterrupt(() => void spinner.stop());
+  const stop = spinner.stop.bind(spinner);
+  spinner.stop = () => (forget(), stop());
+  return spinner;
+}
+
 export async function createProgress(out: Output, interactive: boolean): Promise<StepProgress> {
   let current = '';
   let phase: string | undefined;
-  const spinner = interactive && out.format === 'text' ? (await loadOra())({ stream: process.stderr }) : undefined;
+  const spinner = interactive && out.format === 'text' ? await createSpinner() : undefined;
   const say = (text: string) => (spinner ? (spinner.text = text) : out.note(text));
   return {
     start(step, index, total) {

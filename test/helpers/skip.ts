@@ -39,6 +39,9 @@ const PACKAGES: Record<string, string> = {
   tcpdump: 'tcpdump',
   setpriv: 'util-linux',
   nsenter: 'util-linux',
+  flock: 'util-linux',
+  'cloud-init': 'cloud-init',
+  sha256sum: 'coreutils',
 };
 
 /** The path of `tool` as a spawn would find it on PATH (an executable file), or undefined. */

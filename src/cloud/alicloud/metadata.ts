@@ -3,11 +3,54 @@
  * mode's session token when the service offers one. Short timeouts: off ECS nothing answers, and knit
  * must say so within about a second. Answers are cached (the service throttles).
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ALICLOUD } from '../../defaults.js';
 
 const TIMEOUT_MS = 1000;
 const TOKEN_TTL_S = 300;
 const RETRIES = 2;
+
+interface Answer {
+  status: number;
+  ok: boolean;
+  body: string;
+}
+
+/**
+ * One request, on a connection of its own (no keep-alive agent), that is destroyed when TIMEOUT_MS
+ * passes without a whole answer. Not fetch: its connect attempt outlives the abort (undici's own 10 s
+ * connect timeout), so off ECS, where the address drops packets, the process lingered ~11 s after
+ * saying "no answer within 1 s".
+ */
+function ask(url: URL, method: 'GET' | 'PUT', headers: Record<string, string>): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        settle(() => resolve({ status, ok: status >= 200 && status < 300, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      res.on('error', (e) => settle(() => reject(e)));
+    });
+    const timer = setTimeout(() => {
+      const e = new Error(`no answer within ${TIMEOUT_MS} ms`);
+      e.name = 'TimeoutError';
+      settle(() => reject(e));
+      req.destroy(); // the socket (connecting or not) goes with it: nothing keeps the process alive
+    }, TIMEOUT_MS);
+    req.on('error', (e) => settle(() => reject(e)));
+    req.end();
+  });
+}
 
 export class MetadataClient {
   private readonly base: URL;
@@ -22,11 +65,9 @@ export class MetadataClient {
 
   /** Hardened mode (IMDSv2-like): PUT /latest/api/token; a service without it answers the PUT with an error status. */
   private sessionToken(): Promise<string | undefined> {
-    this.token ??= fetch(new URL('../api/token', this.base), {
-      method: 'PUT',
-      headers: { 'X-aliyun-ecs-metadata-token-ttl-seconds': String(TOKEN_TTL_S) },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).then(async (r) => (r.ok ? (await r.text()).trim() : undefined));
+    this.token ??= ask(new URL('../api/token', this.base), 'PUT', { 'X-aliyun-ecs-metadata-token-ttl-seconds': String(TOKEN_TTL_S) }).then((r) =>
+      r.ok ? r.body.trim() : undefined,
+    );
     return this.token;
   }
 
@@ -36,17 +77,16 @@ export class MetadataClient {
     if (!cached) {
       cached = (async () => {
         const token = await this.sessionToken();
-        const ask = () =>
-          fetch(new URL(path, this.base), { headers: token ? { 'X-aliyun-ecs-metadata-token': token } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
-        let r = await ask();
+        const read = () => ask(new URL(path, this.base), 'GET', token ? { 'X-aliyun-ecs-metadata-token': token } : {});
+        let r = await read();
         // throttled or a passing server error: a service that answered once answers again; silence is not retried
         for (let retry = 1; retry <= RETRIES && (r.status === 429 || r.status >= 500); retry++) {
           await new Promise((done) => setTimeout(done, 100 * retry));
-          r = await ask();
+          r = await read();
         }
         if (r.status === 404) return undefined;
         if (!r.ok) throw new Error(`metadata ${path}: HTTP ${r.status}`);
-        return (await r.text()).trim();
+        return r.body.trim();
       })();
       this.cache.set(path, cached);
     }
