@@ -130,7 +130,7 @@ describe('RAM policy', () => {
     const [terway, knit] = ramPolicy().Statement;
     expect(terway!.Action).toContain('ecs:AssignIpv6Addresses');
     expect(terway!.Action).toContain('vpc:DescribeVSwitches');
-    expect(knit!.Action).toEqual(['ecs:DescribeInstances', 'ecs:DescribeSecurityGroupAttribute', 'vpc:DescribeNatGateways', 'vpc:DescribeSnatTableEntries']);
+    expect(knit!.Action).toEqual(['ecs:DescribeInstances', 'ecs:DescribeSecurityGroupAttribute', 'vpc:DescribeNatGateways', 'vpc:DescribeSnatTableEntries', 'vpc:DescribeRouteTableList', 'vpc:DescribeRouteEntryList']);
     expect(TERWAY_ACTIONS.ecs).toContain('DescribeInstanceTypes');
   });
 });
@@ -189,6 +189,19 @@ describe('metadata facts fill the spec, and reach kubeadm', () => {
     expect(() => loadSpec({ hostname: 'x', file, flags: { nodeName: 'cp' }, detected })).toThrow(
       /^nodes: this host is 172\.16\.0\.10 \(ECS metadata\), but the node picked as this one, cp, has privateIP 172\.16\.0\.1; name this host's node with --node-name/,
     );
+  });
+
+  it("an instance not in the spec takes its VPC id as its vpc label where the spec labels nodes, and only there", () => {
+    const labelled = { name: 'c.yaml', text: 'nodes:\n  - {name: cp, role: control-plane, privateIP: 10.0.0.1, publicIP: 198.51.100.1, vpc: vpc-other}\n' };
+    const withVpc = { ...detected, vpcId: 'vpc-bp1group' };
+    // as the user-data's boot script runs it: its hostname and the private IP of its route to the metadata service
+    const flags = { role: 'worker' as const, nodeName: 'iznewz', advertiseAddress: '172.16.0.10' };
+    const a = loadSpec({ hostname: 'iZnewZ', file: labelled, flags, detected: withVpc });
+    expect(a.spec.nodes.find((n) => n.name === a.localNode)!.vpc).toBe('vpc-bp1group');
+    // unlabelled nodes are grouped by /24: one labelled node would stand alone in a VPC of its own
+    const unlabelled = { name: 'c.yaml', text: 'nodes:\n  - {name: cp, role: control-plane, privateIP: 172.16.0.1}\n' };
+    const b = loadSpec({ hostname: 'iZnewZ', file: unlabelled, flags, detected: withVpc });
+    expect(b.spec.nodes.find((n) => n.name === b.localNode)!.vpc).toBeUndefined();
   });
 
   it('an instance id without a region is refused, naming the field', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { cniNodeLabels, renderCni, type RenderedCni } from '../src/cni/index.js';
+import { cniNodeLabels, describePodMtu, pluginsOf, podMtu, renderCni, type RenderedCni } from '../src/cni/index.js';
 import { parseImage, rewriteImage } from '../src/cni/images.js';
 import { TemplateDriftError } from '../src/cni/manifest.js';
 import type { AccessKey } from '../src/cni/types.js';
@@ -16,6 +16,8 @@ import { readTemplate } from '../src/host/templates.js';
 import { renderInitConfig } from '../src/kubeadm/render.js';
 import { loadSpec } from '../src/spec/load.js';
 import type { SpecInput } from '../src/spec/schema.js';
+import { MASK, secretForms } from '../src/ui/redact.js';
+import { createFakeHost } from './helpers/fake-host.js';
 import { knit } from './helpers/knit.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -29,8 +31,8 @@ const spec = (network: SpecInput['network'], extra: Partial<SpecInput> = {}) =>
     hostname: 'cp-1',
   }).spec;
 
-const render = (network: SpecInput['network'], extra: Partial<SpecInput> = {}, opts: { hostMtu?: number; accessKey?: AccessKey } = {}) =>
-  renderCni({ spec: spec(network, extra), hostMtu: opts.hostMtu ?? 1500, template: readTemplate, accessKey: opts.accessKey });
+const render = (network: SpecInput['network'], extra: Partial<SpecInput> = {}, opts: { accessKey?: AccessKey } = {}) =>
+  renderCni({ spec: spec(network, extra), template: readTemplate, accessKey: opts.accessKey });
 
 const objects = (r: RenderedCni): Obj[] => r.applies.flatMap((a) => parseAllDocuments(a.yaml).map((d) => d.toJS() as Obj));
 const find = (r: RenderedCni, kind: string, name: string): Obj => {
@@ -41,31 +43,46 @@ const find = (r: RenderedCni, kind: string, name: string): Obj => {
 const container = (workload: Obj, name: string): Obj =>
   [...(workload.spec.template.spec.initContainers ?? []), ...workload.spec.template.spec.containers].find((c: Obj) => c.name === name);
 const env = (c: Obj): Record<string, string> => Object.fromEntries((c.env ?? []).filter((e: Obj) => 'value' in e).map((e: Obj) => [e.name, e.value]));
+/**
+ * Terway's policy container: the capabilities the chart (templates/terwayd/daemonset.yaml) gives it
+ * outside its `ebpf`/datapath-v2 block (test/cni-terway-eni.test.ts reads them from the chart).
+ */
+const CHART_NON_EBPF_POLICY_CAPS = ['NET_ADMIN', 'DAC_OVERRIDE', 'SYS_ADMIN', 'NET_RAW', 'SYS_MODULE'];
 
 describe('flannel', () => {
   const netConf = (r: RenderedCni) => JSON.parse(find(r, 'ConfigMap', 'kube-flannel-cfg').data['net-conf.json']);
   const delegateMtu = (r: RenderedCni) =>
     JSON.parse(find(r, 'ConfigMap', 'kube-flannel-cfg').data['cni-conf.json']).plugins.find((p: Obj) => p.type === 'flannel').delegate.mtu;
 
-  it('vxlan: the pod network is kubeadm podSubnet, VNI/port/DirectRouting as given, MTU = NIC − 50', () => {
+  it('vxlan: the pod network is kubeadm podSubnet, VNI/port/DirectRouting as given, MTU per node = its NIC − 50', () => {
     const r = render({ plugin: 'flannel', flannel: { vni: 4096, port: 4789, directRouting: true } }, { kubernetes: { controlPlaneEndpoint: '10.0.0.10', podSubnet: '10.32.0.0/16' } });
     expect(netConf(r)).toEqual({ Network: '10.32.0.0/16', EnableNFTables: false, Backend: { Type: 'vxlan', VNI: 4096, Port: 4789, DirectRouting: true } });
-    expect(delegateMtu(r)).toBe(1450);
+    // no delegate mtu: flannel's CNI plugin takes FLANNEL_MTU, which flanneld writes per node
+    expect(delegateMtu(r)).toBeUndefined();
+    expect(r.mtu).toEqual({ kind: 'per-node', overhead: 50 });
+    expect(describePodMtu(r.mtu)).toBe('per node: its interface MTU − 50');
     expect(r.needs).toEqual([{ protocol: 'udp', number: 4789, what: 'VXLAN' }]);
     expect(r.rollouts).toEqual([{ kind: 'daemonset', namespace: 'kube-flannel', name: 'kube-flannel-ds' }]);
   });
 
   it('host-gw has no overhead and needs nothing opened; wireguard costs 80 bytes (flannel v0.28) and UDP 51820', () => {
-    const hostGw = render({ plugin: 'flannel', flannel: { backend: 'host-gw' } }, {}, { hostMtu: 9000 });
+    const hostGw = render({ plugin: 'flannel', flannel: { backend: 'host-gw' } });
     expect(netConf(hostGw).Backend).toEqual({ Type: 'host-gw' });
-    expect([delegateMtu(hostGw), hostGw.needs]).toEqual([9000, []]);
+    expect([delegateMtu(hostGw), hostGw.mtu, hostGw.needs]).toEqual([undefined, { kind: 'per-node', overhead: 0 }, []]);
+    expect(describePodMtu(hostGw.mtu)).toBe("per node: its interface's MTU");
     const wg = render({ plugin: 'flannel', flannel: { backend: 'wireguard' } });
     expect(netConf(wg).Backend).toEqual({ Type: 'wireguard', ListenPort: 51820 });
-    expect([delegateMtu(wg), wg.needs]).toEqual([1420, [{ protocol: 'udp', number: 51820, what: 'WireGuard' }]]);
+    expect([delegateMtu(wg), wg.mtu, wg.needs]).toEqual([undefined, { kind: 'per-node', overhead: 80 }, [{ protocol: 'udp', number: 51820, what: 'WireGuard' }]]);
+    // what a node gets: a jumbo-frame node and a 1400-byte VPN node each their own
+    const wgSpec = spec({ plugin: 'flannel', flannel: { backend: 'wireguard' } });
+    expect([podMtu(wgSpec, 'flannel', 9000), podMtu(wgSpec, 'flannel', 1400)]).toEqual([8920, 1320]);
   });
 
-  it('an MTU given in the spec wins over the computed one', () => {
-    expect(delegateMtu(render({ plugin: 'flannel', flannel: { mtu: 1350 } }))).toBe(1350);
+  it("an MTU given in the spec is every node's: the delegate carries it", () => {
+    const r = render({ plugin: 'flannel', flannel: { mtu: 1350 } });
+    expect(delegateMtu(r)).toBe(1350);
+    expect(r.mtu).toEqual({ kind: 'fixed', mtu: 1350, field: 'network.flannel.mtu' });
+    expect(podMtu(spec({ plugin: 'flannel', flannel: { mtu: 1350 } }), 'flannel', 9000)).toBe(1350);
   });
 
   it('objects the patches do not touch are the template text as written (comments and all)', () => {
@@ -81,17 +98,25 @@ describe('calico', () => {
   const config = (r: RenderedCni) => find(r, 'ConfigMap', 'calico-config').data;
 
   it.each([
-    ['ipip', 'Always', 'Never', 'bird', '1480', ['-bird-live']],
-    ['crosssubnet', 'CrossSubnet', 'Never', 'bird', '1480', ['-bird-live']],
-    ['bgp', 'Never', 'Never', 'bird', '1500', ['-bird-live']],
-    ['vxlan', 'Never', 'Always', 'vxlan', '1450', []],
-  ] as const)('%s: IPIP %s, VXLAN %s, backend %s, veth MTU %s', (mode, ipip, vxlan, backend, mtu, birdProbe) => {
+    ['ipip', 'Always', 'Never', 'bird', 20, ['-bird-live']],
+    ['crosssubnet', 'CrossSubnet', 'Never', 'bird', 20, ['-bird-live']],
+    ['bgp', 'Never', 'Never', 'bird', 0, ['-bird-live']],
+    ['vxlan', 'Never', 'Always', 'vxlan', 50, []],
+  ] as const)('%s: IPIP %s, VXLAN %s, backend %s, veth MTU "0" (felix: each node minus %i)', (mode, ipip, vxlan, backend, overhead, birdProbe) => {
     const r = render({ plugin: 'calico', calico: { mode } });
+    const mtu = '0';
+    expect(r.mtu).toEqual({ kind: 'per-node', overhead });
     expect(env(node(r))).toMatchObject({ CALICO_IPV4POOL_IPIP: ipip, CALICO_IPV4POOL_VXLAN: vxlan, CALICO_IPV4POOL_CIDR: '192.168.0.0/16', IP_AUTODETECTION_METHOD: 'kubernetes-internal-ip' });
     expect(config(r)).toMatchObject({ calico_backend: backend, veth_mtu: mtu });
     expect(node(r).livenessProbe.exec.command.slice(2)).toEqual(birdProbe);
     expect(r.applies.map((a) => a.name)).toEqual(['cni-crds', 'cni']);
     expect(r.applies[0]!.crds).toHaveLength(24);
+  });
+
+  it("network.calico.mtu is every node's veth_mtu (felix's IPIP/VXLAN/WireGuard MTUs follow it)", () => {
+    const r = render({ plugin: 'calico', calico: { mode: 'vxlan', mtu: 8950 } });
+    expect(config(r).veth_mtu).toBe('8950');
+    expect(r.mtu).toEqual({ kind: 'fixed', mtu: 8950, field: 'network.calico.mtu' });
   });
 
   it('lists what each mode needs between nodes: BGP and IP protocol 4, BGP alone, or VXLAN', () => {
@@ -104,7 +129,7 @@ describe('calico', () => {
     const s = spec(
       { plugin: 'calico', calico: { mode: 'bgp', asNumber: 64600, nodeToNodeMesh: false, routeReflectors: ['cp-1'], peers: [{ ip: '10.0.0.1', asNumber: 64500 }] } },
     );
-    const r = renderCni({ spec: s, hostMtu: 1500, template: readTemplate });
+    const r = renderCni({ spec: s, template: readTemplate });
     expect(find(r, 'BGPConfiguration', 'default').spec).toEqual({ logSeverityScreen: 'Info', nodeToNodeMeshEnabled: false, asNumber: 64600 });
     expect(find(r, 'BGPPeer', 'knit-route-reflectors').spec).toEqual({ nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" });
     expect(find(r, 'BGPPeer', 'knit-peer-10-0-0-1').spec).toEqual({ peerIP: '10.0.0.1', asNumber: 64500 });
@@ -117,6 +142,70 @@ describe('calico', () => {
     expect(crd.apiVersion).toBe('apiextensions.k8s.io/v1');
     expect(crd.spec).toMatchObject({ group: 'crd.projectcalico.org', scope: 'Cluster', names: { kind: 'IPPool', plural: 'ippools' } });
     expect(crd.spec.versions[0].schema.openAPIV3Schema).toEqual({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
+  });
+});
+
+describe('canal', () => {
+  const config = (r: RenderedCni) => find(r, 'ConfigMap', 'canal-config').data;
+  const ds = (r: RenderedCni) => find(r, 'DaemonSet', 'canal');
+
+  it("one DaemonSet runs calico-node (policy only) and flannel v0.24.4 (upstream's pin); net-conf.json is the pod network with VXLAN at the spec's VNI/port", () => {
+    const r = render({ plugin: 'canal', canal: { vni: 4096, port: 4789 } }, { kubernetes: { controlPlaneEndpoint: '10.0.0.10', podSubnet: '10.32.0.0/16' } });
+    expect(JSON.parse(config(r)['net-conf.json'])).toEqual({ Network: '10.32.0.0/16', Backend: { Type: 'vxlan', VNI: 4096, Port: 4789 } });
+    expect(config(r)).toMatchObject({ canal_iface: '', masquerade: 'true', veth_mtu: '0' });
+    expect(container(ds(r), 'kube-flannel').image).toBe('docker.io/flannel/flannel:v0.24.4');
+    expect(env(container(ds(r), 'calico-node'))).toMatchObject({ CALICO_NETWORKING_BACKEND: 'none', CALICO_IPV4POOL_CIDR: '10.32.0.0/16', FELIX_MTUIFACEPATTERN: '^flannel\\.1$' });
+    expect(r.needs).toEqual([{ protocol: 'udp', number: 4789, what: 'VXLAN' }]);
+    expect(r.rollouts).toEqual([
+      { kind: 'daemonset', namespace: 'kube-system', name: 'canal' },
+      { kind: 'deployment', namespace: 'kube-system', name: 'calico-kube-controllers' },
+    ]);
+  });
+
+  it("canal.yaml's bundled CRDs are applied once, from Calico's table, first, and waited for (the same 24 names)", () => {
+    const r = render({ plugin: 'canal' });
+    expect(r.applies.map((a) => a.name)).toEqual(['cni-crds', 'cni']);
+    const upstreamCrds = [...readTemplate('calico/v3.30.7/canal.yaml').matchAll(/^kind: CustomResourceDefinition\n[\s\S]*?^  name: (\S+)/gm)].map((m) => m[1]);
+    expect(upstreamCrds).toHaveLength(24);
+    expect([...r.applies[0]!.crds].sort()).toEqual([...upstreamCrds].sort());
+    expect(objects(r).filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(24);
+    expect(r.applies[1]!.yaml).not.toContain('kind: CustomResourceDefinition');
+  });
+
+  it('the pod MTU: per node (flannel.1: interface − 50) unless network.canal.mtu sets veth_mtu for every node', () => {
+    const r = render({ plugin: 'canal' });
+    expect(r.mtu).toEqual({ kind: 'per-node', overhead: 50 });
+    expect(podMtu(spec({ plugin: 'canal' }), 'canal', 9000)).toBe(8950);
+    const fixed = render({ plugin: 'canal', canal: { mtu: 1400 } });
+    expect(config(fixed).veth_mtu).toBe('1400');
+    expect(fixed.mtu).toEqual({ kind: 'fixed', mtu: 1400, field: 'network.canal.mtu' });
+  });
+
+  it('images follow the mirror and the private registry', () => {
+    expect(render({ plugin: 'canal' }, { mirror: 'cn' }).images().sort()).toEqual([
+      'm.daocloud.io/docker.io/calico/cni:v3.30.7',
+      'm.daocloud.io/docker.io/calico/kube-controllers:v3.30.7',
+      'm.daocloud.io/docker.io/calico/node:v3.30.7',
+      'm.daocloud.io/docker.io/flannel/flannel:v0.24.4',
+    ]);
+    expect(render({ plugin: 'canal' }, { imageRegistry: 'registry.example.com' }).images()).toContain('registry.example.com/flannel/flannel:v0.24.4');
+  });
+
+  it('a template without the canal-config keys knit pins is drift, not a silent default', () => {
+    const template = (path: string) => readTemplate(path).replace('canal_iface: ""', 'some_iface: ""');
+    expect(() => renderCni({ spec: spec({ plugin: 'canal' }), template })).toThrow(/template drift in calico\/v3.30.7\/canal.yaml: ConfigMap canal-config: no data.canal_iface/);
+  });
+
+  it('the template is upstream canal.yaml byte for byte: its sha256 is the one templates/SOURCES.md records', async () => {
+    const { createHash } = await import('node:crypto');
+    const sources = await readFile(join(import.meta.dirname, '../templates/SOURCES.md'), 'utf8');
+    const recorded = /`calico\/v3\.30\.7\/canal\.yaml`[^\n]*?sha256 `([0-9a-f]{64})`/.exec(sources)?.[1];
+    expect(recorded).toMatch(/^[0-9a-f]{64}$/);
+    expect(createHash('sha256').update(readTemplate('calico/v3.30.7/canal.yaml')).digest('hex')).toBe(recorded);
+  });
+
+  it('cannot be the external plugin of a hybrid Terway cluster', () => {
+    expect(() => spec({ plugin: 'terway', hybrid: { externalPlugin: 'canal' } } as unknown as SpecInput['network'])).toThrow(/network\.hybrid\.externalPlugin/);
   });
 });
 
@@ -143,10 +232,15 @@ describe('terway', () => {
   });
 
   it('no overlay: no MTU overhead and nothing to open between nodes; exclusive ENI is a node label', () => {
-    const r = render({ ...terway, terway: { ...terway.terway, mode: 'eni' } });
-    expect([r.mtu, r.needs]).toEqual([1500, []]);
+    const r = render({ ...terway, terway: { ...terway.terway, mode: 'eni' } }, { alicloud: { vpcId: 'vpc-test' } });
+    expect([r.mtu, r.needs]).toEqual([{ kind: 'per-node', overhead: 0 }, []]);
     const s = spec({ plugin: 'terway', terway: { mode: 'eni' } });
     expect(cniNodeLabels(s, s.nodes[0]!)).toEqual({ 'k8s.aliyun.com/exclusive-mode-eni-type': 'eniOnly' });
+  });
+
+  it("the policy container keeps the chart's non-ebpf capabilities only (CHOWN, IPC_LOCK, SYS_RESOURCE are Cilium's)", () => {
+    for (const r of [render(terway), render({ ...terway, terway: { ...terway.terway, networkPolicy: false } })])
+      expect(container(find(r, 'DaemonSet', 'terway-eniip'), 'policy').securityContext).toEqual({ privileged: false, capabilities: { add: CHART_NON_EBPF_POLICY_CAPS } });
   });
 
   it('an AccessKey goes into a Secret mounted where terwayd reads it, never into the ConfigMap', () => {
@@ -171,11 +265,18 @@ describe('hybrid clusters', () => {
     expect(r.title).toBe('Terway ENIMultiIP (v1.16.7) + Calico ipip (v3.30.7) on external nodes');
   });
 
-  it('Terway with NetworkPolicy next to Calico: Calico CRDs come first and are waited for once each', () => {
+  it('Terway with NetworkPolicy next to Calico: Calico CRDs come first, each applied and waited for once', () => {
     const r = render({ plugin: 'terway', hybrid: { externalPlugin: 'calico' } });
     expect(r.applies.map((a) => a.name)).toEqual(['cni-crds', 'cni']);
     expect(r.applies[0]!.crds).toHaveLength(24);
     expect(new Set(r.applies[0]!.crds).size).toBe(24);
+    // both sides bring Calico's crd.projectcalico.org CRDs (22 of the 24): the apply holds each once
+    const applied = parseAllDocuments(r.applies[0]!.yaml).map((d) => (d.toJS() as Obj).metadata.name as string);
+    expect(applied).toHaveLength(24);
+    expect(applied.sort()).toEqual([...r.applies[0]!.crds].sort());
+    // no other object of the cluster is dropped or doubled by that
+    const names = objects(r).map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    expect(names.length).toBe(new Set(names).size);
   });
 
   it('external nodes register with the label; a hybrid spec needs Terway', () => {
@@ -218,28 +319,35 @@ describe('template drift', () => {
 
   it('an env var a patch sets that vanished from the template is an error naming it', () => {
     const template = withTemplate('calico/v3.30.7/calico.yaml', (t) => t.replace('- name: CALICO_IPV4POOL_IPIP', '- name: CALICO_IPV4POOL_IPIP_RENAMED'));
-    expect(() => renderCni({ spec: spec({ plugin: 'calico' }), hostMtu: 1500, template })).toThrow(TemplateDriftError);
-    expect(() => renderCni({ spec: spec({ plugin: 'calico' }), hostMtu: 1500, template })).toThrow(/calico-node has no env CALICO_IPV4POOL_IPIP/);
+    expect(() => renderCni({ spec: spec({ plugin: 'calico' }), template })).toThrow(TemplateDriftError);
+    expect(() => renderCni({ spec: spec({ plugin: 'calico' }), template })).toThrow(/calico-node has no env CALICO_IPV4POOL_IPIP/);
   });
 
   it('a renamed object or a JSON key the patch relies on is an error, not a silent skip', () => {
     const renamed = withTemplate('flannel/v0.28.9/kube-flannel.yaml', (t) => t.replace('name: kube-flannel-cfg\n  namespace', 'name: flannel-cfg\n  namespace'));
-    expect(() => renderCni({ spec: spec({ plugin: 'flannel' }), hostMtu: 1500, template: renamed })).toThrow('template drift in flannel/v0.28.9/kube-flannel.yaml: no ConfigMap kube-flannel-cfg');
+    expect(() => renderCni({ spec: spec({ plugin: 'flannel' }), template: renamed })).toThrow('template drift in flannel/v0.28.9/kube-flannel.yaml: no ConfigMap kube-flannel-cfg');
     const noPolicy = withTemplate('terway/v1.16.7/terway-eniip.yaml', (t) => t.replace('"vswitch_selection_policy": "ordered"', '"selection": "ordered"'));
-    expect(() => renderCni({ spec: spec({ plugin: 'terway' }), hostMtu: 1500, template: noPolicy })).toThrow('eni_conf has no vswitch_selection_policy');
+    expect(() => renderCni({ spec: spec({ plugin: 'terway' }), template: noPolicy })).toThrow('eni_conf has no vswitch_selection_policy');
   });
 });
 
 describe('knit render with an AccessKey (the real binary)', () => {
-  const SECRET = 'kNiT-TeSt-SeCrEt-9f8e7d6c5b4a';
+  // ", \ and / escape in JSON and YAML: the secret must be masked in its escaped forms too
+  const SECRET = 'kNiT"TeSt\\SeC/rEt-9f8e7d6c5b4a';
   const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAI5tKnitTestKeyId', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET };
   const specText = JSON.stringify({
     kubernetes: { controlPlaneEndpoint: '10.0.0.10' },
     network: { plugin: 'terway', terway: { credentials: 'access-key' } },
     nodes: [{ name: 'cp-1', role: 'control-plane', privateIP: '10.0.0.10' }],
   });
+  /** The secret in none of the forms the redactor knows (as typed, JSON-escaped once or twice, YAML-quoted, base64). */
+  const expectNoSecret = (text: string, secret: string) => {
+    expect(text).not.toContain(secret);
+    for (const form of secretForms(secret)) expect(text, form).not.toContain(form);
+  };
 
-  it('never prints the secret (text, JSON, dry-run), writes it only into cni.yaml (0600), and exits 4 without it', async () => {
+  it('never prints the secret (render and init --dry-run, text and JSON), writes it only into cni.yaml (0600), and exits 4 without it', async () => {
+    for (const c of ['"', '\\', '/']) expect(SECRET).toContain(c);
     const dir = await mkdtemp(join(tmpdir(), 'knit-ak-'));
     const config = join(dir, 'cluster.yaml');
     await writeFile(config, specText);
@@ -248,20 +356,46 @@ describe('knit render with an AccessKey (the real binary)', () => {
       knit(['-o', 'json', 'render', '-f', config], { env }),
       knit(['render', '-f', config, '--out', join(dir, 'out')], { env }),
       knit(['init', '-f', config, '--dry-run'], { env }),
+      knit(['-o', 'json', 'init', '-f', config, '--dry-run'], { env }),
     ]);
     for (const r of runs) {
       expect(r.code, r.stderr).toBe(0);
-      expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+      expectNoSecret(`${r.stdout}${r.stderr}`, SECRET);
     }
-    expect(runs[0]!.stdout).toContain('"access-key-secret": "');
+    // the Secret is there, masked: text shows the manifest's JSON, -o json escapes that once more
+    expect(runs[0]!.stdout).toContain(`"access-key-secret": "${MASK}"`);
+    expect(runs[1]!.stdout).toContain(`\\"access-key-secret\\": \\"${MASK}\\"`);
+    expect(runs[4]!.stdout).toContain(`\\"access-key-secret\\": \\"${MASK}\\"`);
     const cni = await readFile(join(dir, 'out', 'cni.yaml'), 'utf8');
-    expect(cni).toContain(SECRET);
+    expect(cni).toContain(JSON.stringify(SECRET));
     expect((await stat(join(dir, 'out', 'cni.yaml'))).mode & 0o777).toBe(0o600);
-    expect(await readFile(join(dir, 'out', 'plan.txt'), 'utf8')).not.toContain(SECRET);
+    expectNoSecret(await readFile(join(dir, 'out', 'plan.txt'), 'utf8'), SECRET);
 
     const missing = await knit(['render', '-f', config], { env: {} });
     expect(missing.code).toBe(4);
     expect(missing.stderr).toContain('network.terway.credentials: access-key needs ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET');
+  });
+
+  it('join --dry-run (text and JSON) prints neither the token\'s secret half nor the certificate key', async () => {
+    const host = await createFakeHost();
+    try {
+      const [tokenSecret, key] = ['k1n2i3t4s5e6c7r8', 'c0de'.repeat(16)];
+      const args = ['join', '--dry-run', '--skip', 'preflight', '--endpoint', '203.0.113.10:6443', '--token', `knit01.${tokenSecret}`, '--ca-cert-hash', `sha256:${'e'.repeat(64)}`,
+        '--advertise-address', '172.17.0.20', '--node-name', 'cp-2', '--k8s-version', '1.32.4', '--control-plane', '--certificate-key', key];
+      const runs = await Promise.all([knit(args, { env: host.env }), knit(['-o', 'json', ...args], { env: host.env })]);
+      for (const r of runs) {
+        expect(r.code, r.stderr).toBe(0);
+        expectNoSecret(`${r.stdout}${r.stderr}`, tokenSecret);
+        expectNoSecret(`${r.stdout}${r.stderr}`, key);
+      }
+      // the JSON plan holds the join configuration's content, its secrets masked
+      const content = String(JSON.parse(runs[1]!.stdout).steps.find((s: { id: string }) => s.id === 'kubeadm/config').effects[0].content);
+      expect(content).toContain(`token: knit01.${MASK}\n`);
+      expect(content).toContain(`certificateKey: ${MASK}\n`);
+      expect(await host.calls()).toEqual([]);
+    } finally {
+      await host.cleanup();
+    }
   });
 });
 
@@ -288,28 +422,37 @@ describe('any valid network spec (fast-check)', () => {
     const fc = (await import('fast-check')).default;
     const { validateManifest } = await import('../src/cni/validate.js');
     const network = fc.oneof(
+      fc.record({ plugin: fc.constant('canal' as const), canal: fc.record({ vni: fc.integer({ min: 1, max: 16777215 }), port: fc.integer({ min: 1024, max: 65535 }) }) }),
       fc.record({ plugin: fc.constant('flannel' as const), flannel: fc.record({ backend: fc.constantFrom('vxlan', 'host-gw', 'wireguard'), vni: fc.integer({ min: 1, max: 16777215 }), port: fc.integer({ min: 1024, max: 65535 }), directRouting: fc.boolean() }) }),
       fc.record({
         plugin: fc.constant('calico' as const),
-        calico: fc.record({ mode: fc.constantFrom('ipip', 'crosssubnet', 'bgp', 'vxlan'), asNumber: fc.integer({ min: 1, max: 4294967295 }), nodeToNodeMesh: fc.boolean(), ipAutodetectionMethod: fc.constantFrom('kubernetes-internal-ip', 'can-reach=10.0.0.1', 'interface=eth0') }),
+        calico: fc.record({ mode: fc.constantFrom('ipip', 'crosssubnet', 'bgp', 'vxlan'), asNumber: fc.integer({ min: 1, max: 4294967295 }), nodeToNodeMesh: fc.boolean(), ipAutodetectionMethod: fc.constantFrom('kubernetes-internal-ip', 'can-reach=10.0.0.1', 'interface=eth0') })
+          // without the mesh, a BGP peer carries the routes (the spec refuses BIRD modes with neither)
+          .map((c) => (c.nodeToNodeMesh ? c : { ...c, peers: [{ ip: '10.0.0.1', asNumber: 64500 }] })),
       }),
       fc.record({
         plugin: fc.constant('terway' as const),
-        terway: fc.record({ mode: fc.constantFrom('eniip', 'eni'), networkPolicy: fc.boolean(), vswitchSelectionPolicy: fc.constantFrom('ordered', 'random'), maxPoolSize: fc.integer({ min: 5, max: 50 }) }),
+        // exclusive ENI has no NetworkPolicy engine (the spec refuses networkPolicy: true there)
+        terway: fc
+          .record({ mode: fc.constantFrom('eniip', 'eni'), networkPolicy: fc.boolean(), vswitchSelectionPolicy: fc.constantFrom('ordered', 'random'), maxPoolSize: fc.integer({ min: 5, max: 50 }) })
+          .map((t) => (t.mode === 'eni' ? { ...t, networkPolicy: false } : t)),
         hybrid: fc.option(fc.record({ externalPlugin: fc.constantFrom('flannel', 'calico') }), { nil: undefined }),
       }),
     );
     const extra = fc.record({ mirror: fc.constantFrom('none', 'cn'), registry: fc.option(fc.constantFrom('registry.example.com', 'localhost:5000/k8s'), { nil: undefined }), hostMtu: fc.constantFrom(1500, 1450, 9000) });
     await fc.assert(
       fc.asyncProperty(network, extra, async (net, { mirror, registry, hostMtu }) => {
-        const s = spec(net as SpecInput['network'], { mirror: mirror as 'none' | 'cn', ...(registry ? { imageRegistry: registry } : {}) });
-        const r = renderCni({ spec: s, hostMtu, template: readTemplate });
+        // alicloud.vpcId: what terway-controlplane (exclusive ENI) needs; the other plugins ignore it
+        const s = spec(net as SpecInput['network'], { mirror: mirror as 'none' | 'cn', alicloud: { vpcId: 'vpc-test' }, ...(registry ? { imageRegistry: registry } : {}) });
+        const r = renderCni({ spec: s, template: readTemplate });
         const yaml = r.applies.map((a) => a.yaml).join('---\n');
         expect(await validateManifest(yaml)).toEqual([]);
         if (registry) expect(r.images().every((i) => i.startsWith(`${registry}/`))).toBe(true);
         const cidrs = objects(r).flatMap((o) => (o.kind === 'ConfigMap' && o.data?.['net-conf.json'] ? [JSON.parse(o.data['net-conf.json']).Network] : []));
         for (const c of cidrs) expect(c).toBe(s.kubernetes.podSubnet);
-        expect(r.mtu).toBeLessThanOrEqual(hostMtu);
+        // nothing node-specific in the manifests: each node's pod MTU fits its own interface
+        expect(r.mtu.kind).toBe('per-node');
+        for (const { def } of pluginsOf(s)) expect(podMtu(s, def.name, hostMtu)).toBeLessThanOrEqual(hostMtu);
       }),
       { numRuns: 60 },
     );

@@ -42,6 +42,7 @@ export const detectedHost = (id: EcsIdentity): DetectedHost => ({
   zoneId: id.zoneId,
   regionId: id.regionId,
   vswitchId: id.vswitchId,
+  vpcId: id.vpcId,
 });
 
 /** The API endpoints: $KNIT_ALICLOUD_ENDPOINT (both APIs; $KNIT_ALICLOUD_VPC_ENDPOINT for VPC alone), else the spec. */
@@ -104,12 +105,14 @@ export async function terwayCloud(spec: Spec, node: NodeSpec, identity: EcsIdent
   };
 }
 
-/** The spec with what the API found filled in where the spec is silent: security groups, this node's maxPods. */
+/** The spec with what the API found filled in where the spec is silent: security groups, this node's maxPods, the VPC id. */
 export function withTerwayFacts(spec: Spec, nodeName: string, cloud: TerwayCloud): Spec {
   const terway = spec.network.terway;
   return {
     ...spec,
     network: { ...spec.network, terway: { ...terway, securityGroups: terway.securityGroups.length > 0 ? terway.securityGroups : cloud.securityGroupIds } },
+    // exclusive ENI mode: terway-controlplane needs the VPC id (the region it reads from the metadata service)
+    alicloud: { ...spec.alicloud, vpcId: spec.alicloud?.vpcId ?? cloud.facts.vpcId },
     nodes: spec.nodes.map((n) => (n.name === nodeName && n.maxPods === undefined ? { ...n, maxPods: cloud.facts.maxPods.maxPods } : n)),
   };
 }

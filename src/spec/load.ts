@@ -2,13 +2,13 @@
  * Builds a Spec from its sources: an optional YAML document, then flags on top. Pure: the caller reads
  * the file and supplies host facts (the hostname) so that this stays testable without I/O.
  */
-import { parseDocument, stringify } from 'yaml';
+import { isScalar, parseDocument, stringify } from 'yaml';
 import type * as z from 'zod';
 import { sameVpc } from '../crossvpc/peers.js';
 import { KUBERNETES } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { isIPv4 } from './net.js';
-import { specSchema, type Spec, type SpecInput } from './schema.js';
+import { specSchema, versionNumberMessage, type Spec, type SpecInput } from './schema.js';
 
 /** Flags that override spec fields, and the field each one sets. */
 export const FLAG_FIELDS = {
@@ -52,6 +52,8 @@ export interface DetectedHost {
   zoneId: string;
   regionId: string;
   vswitchId: string;
+  /** The instance's VPC id: its `vpc` label where the spec labels nodes by VPC. */
+  vpcId?: string;
 }
 
 export interface LoadedSpec {
@@ -84,22 +86,83 @@ function parseJson(text: string): unknown {
   }
 }
 
-function parseFile(file: { name: string; text: string }): Raw {
+/** How many alias expansions a spec file may make (yaml's own default; a "billion laughs" file makes millions). */
+const MAX_ALIAS_COUNT = 100;
+
+/** The text of a number as the YAML file wrote it (`1.30`, which the parser reads as 1.3), if it is a YAML scalar there. */
+type SourceOf = (path: readonly string[]) => string | undefined;
+
+function parseFile(file: { name: string; text: string }): { raw: Raw; sourceOf: SourceOf } {
   // JSON is YAML: the same document either way, but JSON.parse reads a 1,000-node spec ~20× faster
   let value = parseJson(file.text);
+  let sourceOf: SourceOf = () => undefined;
   if (value === undefined) {
-    const doc = parseDocument(file.text, { prettyErrors: true, uniqueKeys: true });
-    const err = doc.errors[0];
-    if (err) {
-      const pos = err.linePos?.[0];
-      throw new UsageError(`${file.name}${pos ? `:${pos.line}:${pos.col}` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+    // any failure to read the file is bad input naming the file (exit 2), whatever the parser throws
+    try {
+      const doc = parseDocument(file.text, { prettyErrors: true, uniqueKeys: true });
+      const err = doc.errors[0];
+      if (err) {
+        const pos = err.linePos?.[0];
+        throw new UsageError(`${file.name}${pos ? `:${pos.line}:${pos.col}` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+      }
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      sourceOf = (path) => {
+        const node = doc.getIn(path, true);
+        return isScalar(node) && node.range ? file.text.slice(node.range[0], node.range[1]) : undefined;
+      };
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const message = (e as Error).message.split('\n')[0]!;
+      throw new UsageError(
+        `${file.name}: ${/alias/i.test(message) ? `too many YAML alias expansions (more than ${MAX_ALIAS_COUNT}; a spec never needs them)` : message}`,
+      );
     }
-    value = doc.toJS();
   }
-  if (value == null) return {};
+  if (value == null) return { raw: {}, sourceOf };
   if (!isObject(value)) throw new UsageError(`${file.name}: expected a knit Cluster document (a YAML mapping)`);
-  return value;
+  return { raw: value, sourceOf };
 }
+
+/** Edit distance (Levenshtein), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key a misspelt one most likely meant: the same but for case, else the nearest within a third of its length. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const sameCase = known.find((k) => k.toLowerCase() === key.toLowerCase());
+  if (sameCase) return sameCase;
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/**
+ * zod's messages where knit says more: an unknown key of any strict object is named, with the closest
+ * known key of that object (`unknown field privateIp; did you mean privateIP?`).
+ */
+const specErrorMap = (issue: z.core.$ZodRawIssue): string | undefined => {
+  if (issue.code !== 'unrecognized_keys') return undefined;
+  const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+  const known = shape ? Object.keys(shape) : [];
+  return issue.keys
+    .map((key) => {
+      const guess = closestKey(key, known);
+      // a key of odd characters (a space, a newline) is quoted: the message stays one line
+      return `unknown field ${/^[\w.-]+$/.test(key) ? key : JSON.stringify(key)}${guess ? `; did you mean ${guess}?` : ''}`;
+    })
+    .join('; ');
+};
 
 /** `nodes.1.privateIP` → `nodes[1].privateIP` */
 export const formatPath = (path: readonly PropertyKey[]): string =>
@@ -130,6 +193,11 @@ function fillDetected(raw: Raw, local: Raw, d: DetectedHost, addressGiven: boole
   fill(local, 'instanceId', d.instanceId);
   fill(local, 'instanceType', d.instanceType);
   fill(local, 'zone', d.zoneId);
+  // The VPC label says which nodes reach each other privately. Where the spec labels its nodes, this
+  // instance's VPC id is its label (a scaling group's instance joins without an entry of its own); where it
+  // labels none, nodes are grouped by /24, and one labelled node would stand alone in its own VPC.
+  const nodes = Array.isArray(raw.nodes) ? raw.nodes : [];
+  if (nodes.some((n) => n !== local && isObject(n) && n.vpc !== undefined)) fill(local, 'vpc', d.vpcId);
   const alicloud = isObject(raw.alicloud) ? raw.alicloud : (raw.alicloud = {});
   fill(alicloud, 'region', d.regionId);
   const network = isObject(raw.network) ? raw.network : undefined;
@@ -187,7 +255,8 @@ function defaultEndpoint(nodes: readonly unknown[], local: unknown): { host: str
 const vpcMember = (n: Raw, privateIP: string) => ({ privateIP, ...(typeof n.vpc === 'string' ? { vpc: n.vpc } : {}) });
 
 export function loadSpec(sources: SpecSources): LoadedSpec {
-  const raw: Raw = sources.file ? parseFile(sources.file) : {};
+  const parsed = sources.file ? parseFile(sources.file) : undefined;
+  const raw: Raw = parsed?.raw ?? {};
   const flags = sources.flags ?? {};
   /** Field path → the flag that set it, or that would set it when the field is missing. */
   const flagsByPath = new Map<string, string>();
@@ -246,7 +315,12 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
     flagsByPath.set('kubernetes.controlPlaneEndpoint', '--control-plane-endpoint');
   }
 
-  const result = specSchema.safeParse(raw);
+  // an unquoted `version: 1.30` is the number 1.3: say it with the text the file has
+  const version = isObject(raw.kubernetes) ? raw.kubernetes.version : undefined;
+  if (typeof version === 'number')
+    throw new UsageError(`kubernetes.version: ${versionNumberMessage(version, parsed?.sourceOf(['kubernetes', 'version']))}`);
+
+  const result = specSchema.safeParse(raw, { error: specErrorMap });
   if (!result.success) {
     const issues = result.error.issues;
     const isMissing = (i: z.core.$ZodIssue) => i.code === 'invalid_type' && getIn(raw, i.path) === undefined;
@@ -279,7 +353,7 @@ export function loadSpec(sources: SpecSources): LoadedSpec {
 /** A spec file as written (defaults not applied), after checking it loads: what the wizard starts from. */
 export function readSpecInput(file: { name: string; text: string }, hostname: string): SpecInput {
   loadSpec({ file, hostname });
-  return parseFile(file) as SpecInput;
+  return parseFile(file).raw as SpecInput;
 }
 
 /** The wizard's answers as a config file; `--config` reads it back to the same Spec. */

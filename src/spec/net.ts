@@ -20,6 +20,9 @@ function parseV4(s: string): ipaddr.IPv4 {
 
 export const isIPv4 = (s: string): boolean => v4(s) !== null;
 
+/** An IPv4 (dotted quad) or IPv6 address: what a certificate SAN or a reachability target may be. */
+export const isIPAddress = (s: string): boolean => isIPv4(s) || (!s.includes('%') && ipaddr.IPv6.isValid(s)); // no zone: Go's net.ParseIP has none
+
 export function parseCidr(text: string): Cidr | undefined {
   const [addr, bits, ...rest] = text.split('/');
   if (rest.length > 0 || addr === undefined || bits === undefined || !/^\d{1,2}$/.test(bits)) return undefined;
