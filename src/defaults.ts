@@ -18,6 +18,8 @@ export const KUBERNETES = {
   nodeCidrMaskSize: 24,
   /** The apiserver refuses IPv4 service ranges larger than /12. */
   maxServiceSubnetPrefix: 12,
+  /** The largest cluster Kubernetes supports ("Considerations for large clusters"): the spec's nodes. */
+  maxNodes: 5000,
 } as const;
 
 export const IMAGE_REPOSITORIES = {
@@ -26,10 +28,36 @@ export const IMAGE_REPOSITORIES = {
   cn: 'registry.cn-hangzhou.aliyuncs.com/google_containers',
 } as const;
 
+/**
+ * The pause (sandbox) image tag kubeadm uses, by Kubernetes minor: `PauseVersion` in kubeadm's
+ * cmd/kubeadm/app/constants/constants.go on each release branch (3.9 since 1.26, kubernetes#113895;
+ * 3.10 since 1.31, kubernetes#125112; 3.10.1 since 1.34, kubernetes#130713). containerd must run
+ * pods on `<imageRepository>/pause:<this>`, or kubeadm warns and pulls from where containerd says.
+ */
+export const PAUSE_VERSION_BY_MINOR: Record<number, string> = {
+  28: '3.9',
+  29: '3.9',
+  30: '3.9',
+  31: '3.10',
+  32: '3.10',
+  33: '3.10',
+  34: '3.10.1',
+  35: '3.10.1',
+};
+
+/** containerd: its config file, the drop-in knit writes where that file imports conf.d, and its unit. */
+export const CONTAINERD = {
+  config: '/etc/containerd/config.toml',
+  dropInDir: '/etc/containerd/conf.d',
+  dropIn: '/etc/containerd/conf.d/90-knit-sandbox.toml',
+  unit: 'containerd',
+} as const;
+
 export const POD_SUBNET_BY_CNI = {
   flannel: '10.244.0.0/16',
   calico: '192.168.0.0/16',
   terway: '172.20.0.0/16',
+  canal: '10.244.0.0/16',
 } as const;
 
 export const PATHS = {
@@ -90,6 +118,26 @@ export const CROSSVPC = {
   flannelPublicIpAnnotation: 'flannel.alpha.coreos.com/public-ip-overwrite',
 } as const;
 
+/** `knit render --cloud-init`: user-data that installs knit on a new instance and joins it. */
+export const CLOUD_INIT = {
+  /**
+   * User-data ECS takes: Alibaba Cloud's user-data pages say 16 KB before Base64 encoding (newer API
+   * pages allow more, 32 KB): within 16 KB it fits either.
+   */
+  maxUserDataBytes: 16 * 1024,
+  /** Where the instance keeps knit, the spec, the join secrets (0600) and the script. */
+  binary: '/usr/local/bin/knit',
+  specFile: '/etc/knit/cluster.json',
+  tokenFile: '/etc/knit/join-token',
+  certificateKeyFile: '/etc/knit/join-certificate-key',
+  script: '/etc/knit/cloud-init-join.sh',
+  log: '/var/log/knit/cloud-init-join.log',
+  /** `uname -m` → the arch of the knit-linux-<arch> executables. */
+  arches: { x86_64: 'x64', aarch64: 'arm64' },
+  /** How often the download is tried (a new instance's network may take a moment), and the pause growth. */
+  downloadTries: 5,
+} as const;
+
 /** File names of the render bundle (`knit render --out DIR`). */
 export const BUNDLE = {
   kubeadmConfig: 'kubeadm-config.yaml',
@@ -112,6 +160,8 @@ export const CNI = {
     flannel: 'flannel/v0.28.9',
     calico: 'calico/v3.30.7',
     terway: 'terway/v1.16.7',
+    /** upstream's canal.yaml of Calico v3.30.7 (it pins flannel v0.24.4 inside) */
+    canal: 'calico/v3.30.7',
   },
   /** An ECS VPC NIC's MTU; `init` reads the real interface instead. */
   offlineHostMtu: 1500,
@@ -124,6 +174,12 @@ export const CNI = {
   calicoRouteReflectorClusterId: '244.0.0.1',
   /** Node label that gives a node exclusive ENIs (one ENI per pod) under Terway. */
   terwayExclusiveEniLabel: 'k8s.aliyun.com/exclusive-mode-eni-type',
+  /**
+   * The host side of every Terway pod's veth (ENIMultiIP's pod link, and exclusive ENI's veth1 that
+   * carries pod → Service traffic through the host), `cali` + 11 hex: terway's plugin/terway/cni.go
+   * defaultVethPrefix. Calico names its host veths the same way.
+   */
+  terwayHostVethPrefix: 'cali',
 } as const;
 
 /** Alibaba Cloud: the metadata service, API timeouts, and the Terway pod budget. */

@@ -337,6 +337,15 @@ encryptionAlgorithm: ECDSA-P256
     ]);
   });
 
+  it('accepts dns.imageRepository (CoreDNS under a private registry) in v1beta3 and v1beta4, but not dns.disabled in v1beta3', () => {
+    for (const apiVersion of ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4']) {
+      const cluster = `apiVersion: ${apiVersion}\nkind: ClusterConfiguration\nimageRepository: registry.example.com/mirror\ndns:\n  imageRepository: registry.example.com/mirror/coredns\n`;
+      expect(validateKubeadmConfig(cluster).errors).toEqual([]);
+    }
+    const v1beta3 = `apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ndns:\n  imageRepository: r/coredns\n  disabled: true\n`;
+    expect(validateKubeadmConfig(v1beta3).errors).toEqual([expect.stringContaining('ClusterConfiguration.dns.disabled: unknown field')]);
+  });
+
   it('rejects v1beta3-only fields in v1beta4', () => {
     const cluster = `apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration

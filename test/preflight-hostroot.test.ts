@@ -29,6 +29,7 @@ const READS = ['sysctl -e ', 'sysctl -n ', 'systemctl is-active ', 'kubeadm vers
 function fakeKernel(root: string) {
   const sysctls: Record<string, string> = { 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.rp_filter': '1', 'net.ipv4.conf.default.rp_filter': '1' };
   const calls: string[] = [];
+  const restarts: string[] = [];
   const ok = (stdout = ''): ExecResult => ({ exitCode: 0, stdout, stderr: '' });
   const exec: Exec = async (argv) => {
     const line = argv.join(' ');
@@ -61,6 +62,9 @@ function fakeKernel(root: string) {
         await writeFile(join(root, 'proc/modules'), `br_netfilter 32768 0 - Live 0x0\n${await readFile(join(root, 'proc/modules'), 'utf8')}`);
         sysctls[BRIDGE] = '0'; // the module brings its sysctls; this kernel defaults them off
         return ok();
+      case 'systemctl restart containerd':
+        restarts.push(await readFile(join(root, 'etc/containerd/config.toml'), 'utf8').catch(() => '')); // the config it came up with
+        return ok();
       case 'setenforce 0':
         await writeFile(join(root, 'sys/fs/selinux/enforce'), '0\n');
         return ok();
@@ -68,7 +72,7 @@ function fakeKernel(root: string) {
     throw new Error(`unexpected command: ${line}`);
   };
   const changes = () => calls.filter((c) => !READS.some((r) => c.startsWith(r)));
-  return { exec, calls, changes, sysctls };
+  return { exec, calls, changes, sysctls, restarts };
 }
 
 function fakeContext(root: string, exec: Exec, format: OutputFormat = 'text') {
@@ -227,7 +231,9 @@ describe('knit preflight on the fixture host', () => {
     const before = await snapshot(root, { files: true });
     const k = fakeKernel(root);
     expect(await preflight({ fix: 'all' }, k)).toMatchObject({ code: 0 });
-    expect(k.changes()).toEqual(['swapoff -a', 'modprobe br_netfilter', 'sysctl -w net.ipv4.ip_forward=1', `sysctl -w ${BRIDGE}=1`, 'setenforce 0']);
+    // containerd's sandbox image is pause:3.10 where kubeadm 1.34 uses 3.10.1: a warning, fixed by --fix all
+    expect(k.changes()).toEqual(['swapoff -a', 'modprobe br_netfilter', 'sysctl -w net.ipv4.ip_forward=1', `sysctl -w ${BRIDGE}=1`, 'setenforce 0', 'systemctl restart containerd']);
+    expect(k.restarts).toEqual([expect.stringContaining('\n    sandbox_image = "registry.k8s.io/pause:3.10.1"\n')]);
     expect(await readFile(join(root, 'etc/fstab'), 'utf8')).toContain('\n#/swapfile ');
     expect(await readFile(join(root, 'etc/selinux/config'), 'utf8')).toMatch(/^SELINUX=permissive$/m);
 
@@ -291,5 +297,69 @@ describe('knit preflight on the fixture host', () => {
     expect((await preflight({ fix: true, undo: true })).error).toBeInstanceOf(UsageError);
     expect((await preflight({ role: 'master' as 'worker' })).error).toBeInstanceOf(UsageError);
     expect(((await preflight({ cni: 'cilium' })).error as Error).message).toMatch(/^network\.plugin \(--cni\): unknown CNI "cilium"/);
+  });
+});
+
+describe('containerd\'s sandbox image with a mirror (runtime/sandbox-image)', () => {
+  const CN_PAUSE = 'registry.cn-hangzhou.aliyuncs.com/google_containers/pause:3.10.1';
+  const CONFIG = 'etc/containerd/config.toml';
+  /** containerd 2.x's config (version 3), importing drop-ins from conf.d. */
+  const V3 = `version = 3
+imports = ['/etc/containerd/conf.d/*.toml']
+
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = 'registry.k8s.io/pause:3.10'
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`;
+
+  it('containerd 1.x: fails, --fix edits one line of config.toml and restarts containerd, a second --fix changes nothing, --undo restores it byte for byte', async () => {
+    const original = await readFile(join(root, CONFIG), 'utf8');
+    const before = await snapshot(root, { files: true });
+    const r = await preflight({ mirror: 'cn', ignore: ['modules', 'sysctl', 'cni'] });
+    expect((r.error as Error).message).toBe('preflight: 1 check failed: runtime/sandbox-image');
+    expect(r.stdout).toMatch(/^ {2}FAIL {2}runtime\/sandbox-image +containerd's sandbox image is registry\.k8s\.io\/pause:3\.10 .*\[fixable\]$/m);
+
+    const k = fakeKernel(root);
+    const fixed = await preflight({ mirror: 'cn', fix: true, ignore: ['modules', 'sysctl', 'cni'] }, k);
+    expect(fixed).toMatchObject({ code: 0 });
+    expect(k.changes()).toEqual(['systemctl restart containerd']);
+    const config = await readFile(join(root, CONFIG), 'utf8');
+    expect(config).toBe(original.replace('sandbox_image = "registry.k8s.io/pause:3.10"', `sandbox_image = "${CN_PAUSE}"`));
+    expect(k.restarts).toEqual([config]); // restarted after the file was written
+    expect(fixed.stdout).toMatch(/^ {2}PASS {2}runtime\/sandbox-image /m);
+
+    const again = fakeKernel(root);
+    expect(await preflight({ mirror: 'cn', fix: true, ignore: ['modules', 'sysctl', 'cni'] }, again)).toMatchObject({ code: 0 });
+    expect(again.changes()).toEqual([]);
+    expect(await readFile(join(root, CONFIG), 'utf8')).toBe(config);
+
+    const dry = await preflight({ undo: true, dryRun: true }, k);
+    expect(dry.stdout).toContain(`  restore /${CONFIG}\n  run systemctl restart containerd`);
+    const undone = await preflight({ undo: true }, k);
+    expect(undone).toMatchObject({ code: 0 });
+    expect(await readFile(join(root, CONFIG), 'utf8')).toBe(original);
+    expect(k.restarts).toEqual([config, original]); // and containerd runs on the restored file
+    expect(await snapshot(root, { files: true })).toEqual(before);
+  });
+
+  it('containerd 2.x importing conf.d: --fix writes a drop-in and leaves config.toml alone; --undo removes it', async () => {
+    await writeFile(join(root, CONFIG), V3);
+    const before = await snapshot(root, { files: true });
+    const k = fakeKernel(root);
+    expect(await preflight({ imageRegistry: 'registry.example.com:5000/mirror', fix: true, ignore: ['modules', 'sysctl', 'cni'] }, k)).toMatchObject({ code: 0 });
+    expect(k.changes()).toEqual(['systemctl restart containerd']);
+    expect(await readFile(join(root, CONFIG), 'utf8')).toBe(V3);
+    expect(await readFile(join(root, 'etc/containerd/conf.d/90-knit-sandbox.toml'), 'utf8')).toContain(
+      "[plugins.\"io.containerd.cri.v1.images\".pinned_images]\n  sandbox = \"registry.example.com:5000/mirror/pause:3.10.1\"\n",
+    );
+    // the probe reads the drop-in back: the check passes now
+    const check = await preflight({ imageRegistry: 'registry.example.com:5000/mirror', ignore: ['modules', 'sysctl', 'cni'] });
+    expect(check.stdout).toMatch(/^ {2}PASS {2}runtime\/sandbox-image +containerd runs pods on registry\.example\.com:5000\/mirror\/pause:3\.10\.1/m);
+
+    expect(await preflight({ undo: true }, k)).toMatchObject({ code: 0 });
+    expect(k.changes()).toEqual(['systemctl restart containerd', 'systemctl restart containerd']);
+    expect(await snapshot(root, { files: true })).toEqual(before); // conf.d, which knit created, is gone too
   });
 });

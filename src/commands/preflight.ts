@@ -5,6 +5,7 @@
  */
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { hasPeersOutsideVpc } from '../crossvpc/peers.js';
+import { CONTAINERD } from '../defaults.js';
 import { PreflightError, StepError, UsageError } from '../errors.js';
 import { HostApplier } from '../host/apply.js';
 import type { Exec } from '../host/exec.js';
@@ -108,6 +109,11 @@ export async function undoFixes(files: HostFiles, exec: Exec): Promise<{ files: 
     });
   }
   const { restored } = await files.undo(PREFLIGHT_OWNER);
+  // containerd reads its config only when it starts: run it on the restored one
+  if (restored.some((p) => p === CONTAINERD.config || p.startsWith(`${CONTAINERD.dropInDir}/`)))
+    await applier.run(['systemctl', 'restart', CONTAINERD.unit]).catch((e: Error & { output?: string }) => {
+      throw new StepError('preflight/undo', `restarting containerd on its restored config failed: ${e.message}`, e.output ? [e.output.trim()] : []);
+    });
   return { files: restored, sysctls };
 }
 
@@ -194,6 +200,8 @@ async function undo(opts: PreflightOptions, ctx: CommandContext): Promise<number
     const mine = (await ctx.files.backups()).filter((e) => e.owner === PREFLIGHT_OWNER);
     const describe = mine.map((e) =>
       e.kind === 'sysctl' ? `set sysctl ${e.target}=${e.saved}` : e.existed ? `restore ${e.target}` : `remove ${e.target}`);
+    if (mine.some((e) => e.kind === 'file' && (e.target === CONTAINERD.config || e.target.startsWith(`${CONTAINERD.dropInDir}/`))))
+      describe.push(`run systemctl restart ${CONTAINERD.unit}`);
     if (ctx.out.format === 'json') ctx.out.json({ dryRun: true, undo: describe });
     else ctx.out.line(describe.length ? ['knit preflight --undo (dry run):', ...describe.map((d) => `  ${d}`)].join('\n') : 'Nothing to undo.');
     return 0;

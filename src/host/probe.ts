@@ -25,6 +25,7 @@ import { KNOWN_BINARIES, KNOWN_MODULES, KNOWN_SYSCTLS, KUBE_TOOLS, PREFLIGHT_PAT
 import type { HostFacts, KubeTool } from '../preflight/types.js';
 import type { Argv } from '../runner/types.js';
 import { CommandNotFoundError, type Exec, type ExecResult } from './exec.js';
+import { readContainerdImports } from './containerd.js';
 import type { HostFiles } from './files.js';
 
 export interface ProbeOptions {
@@ -101,11 +102,11 @@ async function readNftVersion(exec: Exec): Promise<string | null> {
 }
 
 async function readForward(exec: Exec): Promise<HostFacts['forward']> {
-  const { detectIptablesBackend } = await import('./iptables.js');
-  const backend = await detectIptablesBackend(exec);
-  const r = await tryExec(exec, [`iptables-${backend}`, '-S', 'FORWARD']);
+  const { detectIptables } = await import('./iptables.js');
+  const { name: backend, command } = await detectIptables(exec);
+  const r = await tryExec(exec, [command, '-S', 'FORWARD']);
   const policy = r?.exitCode === 0 ? parseForwardPolicy(r.stdout) : undefined;
-  return policy ? { backend, policy } : undefined;
+  return policy ? { backend, command, policy } : undefined;
 }
 
 /** Whether something accepts a connection on the runtime's unix socket. */
@@ -150,7 +151,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
       files.read(PREFLIGHT_PATHS.selinuxConfig),
       tryExec(exec, ['systemctl', 'is-active', 'firewalld']),
       connectCri(files, o.criSocket, o.socketTimeoutMs ?? 1000),
-      files.read(PREFLIGHT_PATHS.containerdConfig),
+      files.read(PREFLIGHT_PATHS.containerdConfig).then(async (config) => ({ config, imports: await readContainerdImports(files, config) })),
       binaries,
       binaries.then((b) => readVersions(exec, b)),
       files.read('/proc/net/tcp'),
@@ -174,7 +175,8 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
     selinux: { enforcing: enforce === undefined ? undefined : enforce.trim() === '1', config: selinuxConfig },
     firewalld: firewalld?.stdout.trim().split('\n')[0] || undefined,
     cri,
-    containerdConfig,
+    containerdConfig: containerdConfig.config,
+    ...(containerdConfig.imports.length ? { containerdImports: containerdConfig.imports } : {}),
     binaries: bins,
     versions,
     listening: [...new Set([...parseListeningPorts(tcp ?? ''), ...parseListeningPorts(tcp6 ?? '')])].sort((a, b) => a - b),

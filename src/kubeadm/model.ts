@@ -18,6 +18,8 @@ export interface KubeadmModel {
   kubernetesVersion: string;
   controlPlaneEndpoint: string;
   imageRepository: string;
+  /** CoreDNS's repository, when kubeadm's own choice would not find it (see dnsImageRepository). */
+  dnsImageRepository?: string;
   networking: { podSubnet: string; serviceSubnet: string; dnsDomain: string };
   certSANs: string[];
 }
@@ -26,6 +28,20 @@ export const kubeadmApiVersion = (k8sVersion: string): KubeadmModel['apiVersion'
   const v = parseVersion(k8sVersion);
   return v && v.minor >= KUBERNETES.v1beta4FromMinor ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
 };
+
+/**
+ * Where CoreDNS is, when kubeadm would look in the wrong place. kubeadm pulls
+ * `<imageRepository>/coredns:<tag>`, adding the `/coredns` sub-path only for its default repository
+ * (registry.k8s.io/coredns/coredns; cmd/kubeadm/app/images GetDNSImage). A private registry
+ * (`imageRegistry`) holds every image under its upstream path, so CoreDNS is at R/coredns/coredns:
+ * `dns.imageRepository: R/coredns`. The cn mirror (Aliyun's google_containers) holds it flat, at
+ * google_containers/coredns:<tag>, which is where kubeadm already looks; an explicit
+ * kubernetes.imageRepository is the operator's kubeadm setting and is left to kubeadm's rule.
+ */
+export function dnsImageRepository(spec: Pick<Spec, 'imageRegistry' | 'kubernetes'>): string | undefined {
+  const r = spec.imageRegistry;
+  return r !== undefined && spec.kubernetes.imageRepository === r ? `${r}/coredns` : undefined;
+}
 
 export const endpointHost = (endpoint: string): string => endpoint.replace(/:\d+$/, '');
 
@@ -44,6 +60,7 @@ export function buildModel(spec: Spec): KubeadmModel {
     kubernetesVersion: `v${k.version.replace(/^v/, '')}`,
     controlPlaneEndpoint: k.controlPlaneEndpoint,
     imageRepository: k.imageRepository,
+    ...(dnsImageRepository(spec) !== undefined ? { dnsImageRepository: dnsImageRepository(spec) } : {}),
     networking: { podSubnet: k.podSubnet, serviceSubnet: k.serviceSubnet, dnsDomain: k.dnsDomain },
     certSANs: [...new Set(sans)],
   };

@@ -4,6 +4,7 @@
  * loaded before the sysctls they provide are set).
  */
 import { leftoverCniCheck } from './cni-config.js';
+import { sandboxImageCheck } from './containerd.js';
 import { firewalldCheck, forwardPolicyChecks } from './firewall.js';
 import { moduleChecks } from './modules.js';
 import { nftablesCheck } from './nftables.js';
@@ -32,6 +33,7 @@ export function checkHost(facts: HostFacts, opts: PreflightTarget): CheckResult[
     firewalldCheck(facts, opts),
     criSocketCheck(facts, opts),
     cgroupDriverCheck(facts, opts),
+    ...sandboxImageCheck(facts, opts),
     ...binaryChecks(facts, opts),
     ...nftablesCheck(facts, opts),
     ...versionChecks(facts, opts),

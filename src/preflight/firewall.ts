@@ -18,7 +18,7 @@ export function forwardPolicyChecks(f: HostFacts, t: PreflightTarget): CheckResu
   return [
     fail(id, `iptables FORWARD policy is ${f.forward.policy}; Terway needs ACCEPT to forward pod traffic`, {
       title: 'Set the iptables FORWARD policy to ACCEPT',
-      effects: [{ kind: 'exec', argv: [`iptables-${f.forward.backend}`, '-P', 'FORWARD', 'ACCEPT'] }],
+      effects: [{ kind: 'exec', argv: [f.forward.command ?? `iptables-${f.forward.backend}`, '-P', 'FORWARD', 'ACCEPT'] }],
       note: 'a live setting: whatever set DROP at boot (e.g. Docker) sets it again; knit --undo does not restore it',
     }),
   ];

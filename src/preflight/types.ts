@@ -29,8 +29,9 @@ export type Role = 'control-plane' | 'worker';
 
 /** The parts of the cluster spec preflight needs. A full `Spec` fits. */
 export interface PreflightSpec {
-  kubernetes: Pick<Spec['kubernetes'], 'version' | 'criSocket'>;
-  network: Pick<Spec['network'], 'flannel' | 'calico'>;
+  /** imageRepository: where kubeadm pulls from (registry.k8s.io when absent). */
+  kubernetes: Pick<Spec['kubernetes'], 'version' | 'criSocket'> & Partial<Pick<Spec['kubernetes'], 'imageRepository'>>;
+  network: Pick<Spec['network'], 'flannel' | 'calico' | 'canal'>;
 }
 
 export interface PreflightTarget {
@@ -70,13 +71,20 @@ export interface HostFacts {
   /** `nft --version`'s version, read only when a check needs it (cross-VPC); null when nft is not installed. */
   nftVersion?: string | null;
   /** The iptables FORWARD chain policy, read only when a check needs it (Terway). */
-  forward?: { backend: 'nft' | 'legacy'; policy: string };
+  forward?: {
+    backend: 'nft' | 'legacy';
+    policy: string;
+    /** The iptables command of that backend (iptables-nft, iptables-legacy; plain iptables before 1.8); iptables-<backend> when absent. */
+    command?: string;
+  };
   /** `enforcing` is undefined when SELinux is not enabled in the kernel. */
   selinux: { enforcing?: boolean; config?: string };
   /** `systemctl is-active firewalld`; undefined when systemctl could not say. */
   firewalld?: string;
   cri: { socket: string; reachable: boolean; detail?: string };
   containerdConfig?: string;
+  /** The files containerd's config imports (its `imports`, globs expanded), in containerd's order. */
+  containerdImports?: ContainerdFile[];
   /** Each binary preflight knows of (KNOWN_BINARIES): found as an executable on PATH. */
   binaries: Record<string, boolean>;
   /** Versions (x.y.z) of kubeadm, kubelet and kubectl that are on PATH and report one. */
@@ -85,6 +93,11 @@ export interface HostFacts {
   listening: number[];
   /** File names in /etc/cni/net.d. */
   cniConfigs: string[];
+}
+
+export interface ContainerdFile {
+  path: string;
+  content: string;
 }
 
 export type KubeTool = 'kubeadm' | 'kubelet' | 'kubectl';
