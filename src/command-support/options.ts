@@ -22,21 +22,26 @@ export interface SpecOptions {
   resumeCommand?: string;
 }
 
-export function addSpecOptions(cmd: Command): Command {
+/** `repeatableNodeName`: `--node-name` may be given more than once (render: each named node's files). */
+export function addSpecOptions(cmd: Command, { repeatableNodeName = false }: { repeatableNodeName?: boolean } = {}): Command {
   return cmd
     .option('-f, --config <file>', 'cluster spec (knit/v1alpha1 Cluster YAML); flags override it')
     .option('--k8s-version <version>', 'Kubernetes version, e.g. 1.32.4')
-    .option('--cni <plugin>', 'CNI plugin: flannel | calico | terway')
+    .option('--cni <plugin>', 'CNI plugin: flannel | calico | canal | terway')
     .option('--calico-mode <mode>', 'Calico mode: ipip | crosssubnet | bgp | vxlan')
     .option('--control-plane-endpoint <host[:port]>', 'public endpoint of the API server (default: the first control plane\'s public IP; its private IP when every node is in its VPC)')
     .option('--public-ip <ip>', "this node's public IP (its EIP)")
     .option('--advertise-address <ip>', "this node's private IP (on its NIC)")
-    .option('--pod-cidr <cidr>', 'pod network (default per CNI: flannel 10.244.0.0/16, calico 192.168.0.0/16)')
+    .option('--pod-cidr <cidr>', 'pod network (default per CNI: flannel and canal 10.244.0.0/16, calico 192.168.0.0/16)')
     .option('--service-cidr <cidr>', 'service network (default 10.96.0.0/12)')
     .option('--image-repository <registry>', 'registry for the Kubernetes images')
     .addOption(new Option('--mirror <region>', 'use image mirrors for a region').choices(['none', 'cn']))
     .option('--image-registry <registry>', 'pull every image from this private registry (upstream paths kept)')
-    .option('--node-name <name>', 'this node\'s name (default: the hostname)');
+    .addOption(
+      repeatableNodeName
+        ? new Option('--node-name <name>', "this node's name (default: the hostname); again for more nodes' files").argParser((v: string, prev: string[] = []) => [...prev, v])
+        : new Option('--node-name <name>', "this node's name (default: the hostname)"),
+    );
 }
 
 export const addDryRunOption = (cmd: Command): Command =>
