@@ -1,5 +1,9 @@
-/** Reads knit's manifest templates from the package's templates/ folder. */
+/**
+ * Reads knit's manifest templates from the package's templates/ folder, or, in the single executable
+ * (bin/build-sea.mjs), from its assets, keyed by the same path under templates/.
+ */
 import { existsSync, readFileSync } from 'node:fs';
+import { getAsset, isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 
 import type { TemplateReader } from '../cni/types.js';
@@ -19,4 +23,5 @@ function findTemplatesDir(): string {
 let dir: string | undefined;
 export const templatesDir = (): string => (dir ??= findTemplatesDir());
 
-export const readTemplate: TemplateReader = (path) => readFileSync(`${templatesDir()}${path}`, 'utf8');
+export const readTemplate: TemplateReader = (path) =>
+  isSea() ? getAsset(`templates/${path}`, 'utf8') : readFileSync(`${templatesDir()}${path}`, 'utf8');

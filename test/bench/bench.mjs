@@ -32,7 +32,8 @@ const caseFile = (name) => fileURLToPath(new URL(`../cases/${name}.yaml`, import
 for (const c of ['cross-vpc-flannel', 'calico-bgp-rr', 'terway-eni-policy'])
   ratio(`knit render (full bundle, ${c})`, wall(['node', knit, 'render', '--config', caseFile(c)]), 2.5);
 
-// Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, note? } or a list of them (absolute).
+// Benchmarks contributed by other areas export `bench*()` → { name, seconds, target?, note? } or a list of them (absolute),
+// or { name, ms, ratio, target?, note? } (a ratio they measured themselves), or { name, mb, target? } (a size).
 const here = new URL('.', import.meta.url);
 const absolute = [];
 for (const file of readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'bench.mjs')) {
@@ -45,5 +46,10 @@ console.log(`baseline: node -e 0 = ${baseline.toFixed(1)} ms (median of ${RUNS})
 for (const r of rows)
   console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(7)} ms  ratio ${r.ratio.toFixed(2)}  (target <= ${r.target})  ${r.ratio <= r.target ? 'ok' : 'OVER'}`);
 for (const a of absolute.filter((x) => x.skipped)) console.log(`${a.name.padEnd(52)} skipped: ${a.skipped}`);
-for (const a of absolute.filter((x) => !x.skipped))
+const verdict = (value, target) => (target === undefined ? '' : `  (target <= ${target})  ${value <= target ? 'ok' : 'OVER'}`);
+for (const a of absolute.filter((x) => !x.skipped && x.ratio !== undefined)) // a ratio measured in that benchmark's own run
+  console.log(`${a.name.padEnd(52)} ${a.ms.toFixed(1).padStart(7)} ms  ratio ${a.ratio.toFixed(2)}${verdict(a.ratio, a.target)}${a.note ? `  ${a.note}` : ''}`);
+for (const a of absolute.filter((x) => !x.skipped && x.mb !== undefined)) // a size in MB (10^6 bytes)
+  console.log(`${a.name.padEnd(52)} ${a.mb.toFixed(1).padStart(7)} MB${verdict(a.mb, a.target)}`);
+for (const a of absolute.filter((x) => !x.skipped && x.ratio === undefined && x.mb === undefined))
   console.log(`${a.name.padEnd(52)} ${(a.seconds * 1000).toFixed(1).padStart(7)} ms${a.target ? `  (target <= ${a.target * 1000} ms)  ${a.seconds <= a.target ? 'ok' : 'OVER'}` : ''}${a.note ? `  ${a.note}` : ''}`);
