@@ -27,6 +27,7 @@ const REFERENCES = {
   flannel: { label: 'flannel/kube-flannel.yml', files: ['flannel/kube-flannel.yml'], knit: { plugin: 'flannel' } },
   calico: { label: 'calico/calico.yaml', files: ['calico/calico.yaml'], knit: { plugin: 'calico', calico: { mode: 'ipip' } } },
   'calico-vxlan': { label: 'calico/calico-vxlan.yaml', files: ['calico/calico-vxlan.yaml'], knit: { plugin: 'calico', calico: { mode: 'vxlan' } } },
+  canal: { label: 'calico/canal.yaml', files: ['calico/canal.yaml'], knit: { plugin: 'canal' } },
   // the chart's configmap.yaml is skipped: too templated (JSON built from values) for the minimal render below
   terway: {
     label: 'terway chart terwayd/{clusterrole,daemonset}.yaml',
@@ -37,6 +38,7 @@ const REFERENCES = {
 type Reference = keyof typeof REFERENCES;
 
 const CALICO_NODE = 'DaemonSet kube-system/calico-node container calico-node';
+const CANAL_NODE = 'DaemonSet kube-system/canal container calico-node';
 
 /**
  * Every deliberate difference, per reference: the drift line (as the comparison prints it; `*` matches
@@ -51,8 +53,6 @@ const ALLOWED_DRIFT: Record<Reference, Record<string, string>> = {
       "commented out upstream; knit's template has it as an explicit entry and sets kubeadm's podSubnet, so the IP pool and kubeadm agree (templates/SOURCES.md)",
     [`env ${CALICO_NODE}: only knit has IP_AUTODETECTION_METHOD`]:
       "upstream relies on Calico's default (first-found); knit sets network.calico.ipAutodetectionMethod (default kubernetes-internal-ip)",
-    'config ConfigMap kube-system/calico-config veth_mtu: knit "1480", upstream "0"':
-      "upstream 0 = Calico detects the MTU; knit writes the one it settled on (here the 1500 NIC minus IPIP's 20 bytes, or network.calico.mtu)",
   },
   'calico-vxlan': {
     [`env ${CALICO_NODE}: only knit has CALICO_IPV4POOL_CIDR`]: "as for calico.yaml: knit sets kubeadm's podSubnet",
@@ -61,8 +61,12 @@ const ALLOWED_DRIFT: Record<Reference, Record<string, string>> = {
       "knit encapsulates all pod traffic: a cloud VPC forwards only addresses it has routes for, so CrossSubnet's unencapsulated pod traffic would be dropped (src/cni/calico/plugin.ts, MODES.vxlan)",
     [`env-value ${CALICO_NODE} CALICO_IPV6POOL_VXLAN: knit "Always", upstream "CrossSubnet"`]:
       'kept in step with the IPv4 pool (no IPv6 pool is created today: FELIX_IPV6SUPPORT is false)',
-    'config ConfigMap kube-system/calico-config veth_mtu: knit "1450", upstream "0"':
-      "upstream 0 = Calico detects the MTU; knit writes the one it settled on (here the 1500 NIC minus VXLAN's 50 bytes)",
+  },
+  canal: {
+    [`env ${CANAL_NODE}: only knit has FELIX_MTUIFACEPATTERN`]:
+      "felix takes the host MTU from interfaces matching it; upstream's default (eth*, en*) gives pods the NIC's MTU over flannel's VXLAN, knit's ^flannel\\.1$ gives them flannel.1's (each node's interface MTU − 50)",
+    [`env ${CANAL_NODE}: only knit has CALICO_IPV4POOL_CIDR`]:
+      "commented out upstream (Calico's default pool 192.168.0.0/16, a common VPC range); knit sets kubeadm's podSubnet, so felix's natOutgoing pool is the pod network",
   },
   terway: {
     'object ServiceAccount kube-system/terway: only in knit': "from the chart's serviceaccount template (templates/SOURCES.md), which ../shared/upstream does not hold (only templates/terwayd/)",
@@ -298,6 +302,7 @@ function extractUpstream(): Fingerprint['facts'] {
     flannel: factsOf(docs('flannel')),
     calico: factsOf(docs('calico')),
     'calico-vxlan': factsOf(docs('calico-vxlan')),
+    canal: factsOf(docs('canal')),
     // Helm installs into the release namespace; knit's template writes kube-system
     terway: factsOf(docs('terway'), 'kube-system'),
   };
@@ -326,7 +331,7 @@ const SOURCE = live ? `live ${UPSTREAM}` : `the committed fingerprint (${UPSTREA
 function renderKnit(network: NonNullable<SpecInput['network']>): Facts {
   const input: SpecInput = { kubernetes: { controlPlaneEndpoint: '10.0.0.10' }, network, nodes: [{ name: 'cp-1', role: 'control-plane', privateIP: '10.0.0.10' }] };
   const { spec } = loadSpec({ file: { name: 'spec.yaml', text: JSON.stringify(input) }, hostname: 'cp-1' });
-  return factsOf(renderCni({ spec, hostMtu: 1500, template: readTemplate }).applies.flatMap((a) => docsOf(a.yaml)));
+  return factsOf(renderCni({ spec, template: readTemplate }).applies.flatMap((a) => docsOf(a.yaml)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,6 +368,7 @@ const KNIT_RENDER: Record<Reference, string> = {
   flannel: 'flannel (default spec: vxlan)',
   calico: 'calico ipip',
   'calico-vxlan': 'calico vxlan',
+  canal: 'canal (default spec)',
   terway: 'terway (default spec: eniip, network policy on)',
 };
 

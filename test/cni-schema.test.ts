@@ -110,7 +110,7 @@ const HYBRID_NODES: SpecInput['nodes'] = [...NODES, { name: 'idc-1', role: 'work
 function renderCombo(c: Combo): Obj[] {
   const input: SpecInput = { kubernetes: { controlPlaneEndpoint: '10.0.0.10' }, network: c.network, nodes: c.network.hybrid ? HYBRID_NODES : NODES, ...c.extra };
   const { spec } = loadSpec({ file: { name: `${c.name}.yaml`, text: JSON.stringify(input) }, hostname: 'cp-1' });
-  return docsOf(renderCni({ spec, hostMtu: 1500, template: readTemplate, accessKey: c.accessKey }).applies.map((a) => a.yaml));
+  return docsOf(renderCni({ spec, template: readTemplate, accessKey: c.accessKey }).applies.map((a) => a.yaml));
 }
 
 const terway = (t: NetworkInput['terway'], externalPlugin?: 'flannel' | 'calico'): NetworkInput => ({
@@ -134,10 +134,14 @@ const COMBOS: Combo[] = [
     },
   },
   { name: 'calico vxlan', network: { plugin: 'calico', calico: { mode: 'vxlan' } } },
+  { name: 'canal', network: { plugin: 'canal' } },
+  { name: 'canal with port, vni and mtu', network: { plugin: 'canal', canal: { port: 4789, vni: 7, mtu: 1400 } }, extra: { mirror: 'cn' } },
   { name: 'terway eniip, network policy on', network: terway({ mode: 'eniip', networkPolicy: true }) },
   { name: 'terway eniip, network policy off', network: terway({ mode: 'eniip', networkPolicy: false }) },
-  { name: 'terway eni, network policy on', network: terway({ mode: 'eni', networkPolicy: true }) },
-  { name: 'terway eni, network policy off', network: terway({ mode: 'eni', networkPolicy: false }) },
+  // exclusive ENI: terway-controlplane (Deployment, Service, webhooks, RBAC) and its CRDs; no NetworkPolicy engine
+  { name: 'terway eni (terway-controlplane)', network: terway({ mode: 'eni' }), extra: { alicloud: { vpcId: 'vpc-test', region: 'cn-hangzhou' } } },
+  { name: 'terway eni, access-key', network: terway({ mode: 'eni', networkPolicy: false, credentials: 'access-key' }), extra: { alicloud: { vpcId: 'vpc-test' } }, accessKey: FAKE_ACCESS_KEY },
+  { name: 'terway eni hybrid, external calico', network: terway({ mode: 'eni' }, 'calico'), extra: { alicloud: { vpcId: 'vpc-test' } } },
   { name: 'terway credentials access-key (fake AccessKey Secret)', network: terway({ credentials: 'access-key' }), accessKey: FAKE_ACCESS_KEY },
   { name: 'terway hybrid, external flannel', network: terway({}, 'flannel') },
   { name: 'terway hybrid, external calico', network: terway({}, 'calico') },
@@ -152,7 +156,7 @@ const CASES = readdirSync(casesDir).filter((f) => f.endsWith('.yaml'));
 function renderCase(file: string): Obj[] {
   const { spec } = loadSpec({ file: { name: file, text: readFileSync(join(casesDir, file), 'utf8') }, hostname: 'unused' });
   const accessKey = spec.network.terway.credentials === 'access-key' ? FAKE_ACCESS_KEY : undefined;
-  return docsOf(renderCni({ spec, hostMtu: 1500, template: readTemplate, accessKey }).applies.map((a) => a.yaml));
+  return docsOf(renderCni({ spec, template: readTemplate, accessKey }).applies.map((a) => a.yaml));
 }
 
 /** Every rendering under test, by name (rendered once, shared by the Kubernetes and the Calico CR checks). */

@@ -315,6 +315,21 @@ describe('planCrossVpcApply', () => {
     expect(planCrossVpcApply(twoVpcs, 'master', { ...facts, kubeconfig }).some((s) => s.id === 'crossvpc/flannel')).toBe(false);
   });
 
+  it("canal's flanneld reads the same annotation: the step restarts the node's canal pod; Calico runs no flanneld", () => {
+    const kubeconfig = '/etc/kubernetes/admin.conf';
+    const canal = spec([master, worker], { plugin: 'canal' });
+    expect(() => checkCniAcrossVpcs(canal)).not.toThrow();
+    const step = planCrossVpcApply(canal, 'master', { ...facts, kubeconfig, flannelOverwrite: '203.0.113.10' }).find((s) => s.id === 'crossvpc/flannel');
+    expect(step?.effects[1]).toEqual({
+      kind: 'exec',
+      argv: ['kubectl', '--kubeconfig', kubeconfig, '--namespace', 'kube-system', 'delete', 'pod', '--selector', 'k8s-app=canal', '--field-selector', 'spec.nodeName=master', '--wait=false'],
+    });
+    // the guard keeps canal's VXLAN port to cluster nodes, as flannel's
+    expect(nftOptions(spec([master, worker], { plugin: 'canal', canal: { port: 4789 } })).overlay).toEqual([{ protocol: 'udp', number: 4789, what: 'VXLAN' }]);
+    const calico = spec([master, worker], { plugin: 'calico', calico: { mode: 'vxlan' } });
+    expect(planCrossVpcApply(calico, 'master', { ...facts, kubeconfig, flannelOverwrite: '203.0.113.10' }).some((s) => s.id === 'crossvpc/flannel')).toBe(false);
+  });
+
   it('patches metrics-server only when it is installed and its address types need pinning', () => {
     const upstreamArgs = ['--cert-dir=/tmp', '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname', '--metric-resolution=15s'];
     const withMs = (args: string[]) =>

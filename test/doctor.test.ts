@@ -60,6 +60,23 @@ describe('knit doctor', () => {
     cluster.nodes[1]!.annotations = { 'flannel.alpha.coreos.com/public-ip-overwrite': '198.51.100.20' };
     const [f] = byId(diagnose(facts({ cluster })), 'flannel/public-ip-overwrite');
     expect(f).toMatchObject({ status: 'warn', message: expect.stringContaining('is set on worker-1'), fix: expect.stringContaining('knit crossvpc apply') });
+    // canal runs flanneld too; Calico does not
+    const canal = { ...flannel, network: { ...flannel.network, plugin: 'canal' as const } };
+    expect(byId(diagnose(facts({ spec: canal, cluster })), 'flannel/public-ip-overwrite')[0]).toMatchObject({ status: 'warn' });
+    const calico = { ...flannel, network: { ...flannel.network, plugin: 'calico' as const } };
+    expect(byId(diagnose(facts({ spec: calico, cluster })), 'flannel/public-ip-overwrite')).toEqual([]);
+  });
+
+  it("canal's own pods are the canal DaemonSet's and calico-kube-controllers'", () => {
+    const canal = { ...flannel, network: { ...flannel.network, plugin: 'canal' as const } };
+    const cluster = healthyCluster({
+      pods: [
+        { namespace: 'kube-system', name: 'canal-a', node: 'master-1', phase: 'Running', ready: true, hostNetwork: true, owner: 'canal' },
+        { namespace: 'kube-system', name: 'canal-b', node: 'worker-1', phase: 'Pending', ready: false, hostNetwork: true, owner: 'canal', waiting: 'ImagePullBackOff' },
+      ],
+    });
+    expect(byId(diagnose(facts({ spec: canal, cluster })), 'cni/pods')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('canal-b on worker-1 (ImagePullBackOff)') });
+    expect(byId(diagnose(facts({ spec: canal })), 'cni/pods')[0]).toMatchObject({ status: 'fail', message: 'no canal/calico-kube-controllers pods: the CNI is not installed' });
   });
 
   it("a node outside its peers' VPC that publishes no knit.dev/public-ip is named, with the command that fixes it", () => {

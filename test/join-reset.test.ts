@@ -88,7 +88,7 @@ describe('knit reset', () => {
   it('--dry-run lists everything it would remove', async () => {
     const r = await knit(['reset', '--dry-run', '--kubeconfig'], { env });
     expect(r.code).toBe(0);
-    for (const line of ['run kubeadm reset -f', 'remove /etc/cni/net.d', 'run ip link delete flannel.1', 'run ip link delete flannel-wg', 'run ip link delete vxlan.calico', 'remove /root/.kube/config'])
+    for (const line of ['run kubeadm reset -f', 'remove /etc/cni/net.d', 'remove /run/flannel', 'remove /var/lib/calico', 'run ip link delete flannel.1', 'run ip link delete flannel-wg', 'run ip link delete vxlan.calico', 'remove /root/.kube/config'])
       expect(r.stdout).toContain(line);
   });
 });

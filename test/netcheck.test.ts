@@ -81,6 +81,15 @@ describe('mtuRequirement', () => {
     expect(terway.field).toBeUndefined();
   });
 
+  it("is this node's own: derived from its interface (jumbo frames, a VPN link), unless the spec fixes it; canal is VXLAN", () => {
+    expect(mtuRequirement(specOf(), 9000)).toMatchObject({ podMtu: 8950, required: 9000, explicit: false });
+    expect(mtuRequirement(specOf(), 1400)).toMatchObject({ podMtu: 1350, required: 1400, explicit: false });
+    expect(mtuRequirement(specOf({}, 'network: { plugin: canal }\n'), 1500)).toEqual({
+      plugin: 'canal', podMtu: 1450, overhead: 50, encapsulation: 'VXLAN', required: 1500, hostMtu: 1500, field: 'network.canal.mtu', explicit: false,
+    });
+    expect(mtuRequirement(specOf({}, 'network: { plugin: canal, canal: { mtu: 1400 } }\n'), 9000)).toMatchObject({ podMtu: 1400, required: 1450, explicit: true });
+  });
+
   it("flannel WireGuard: UDP 51820 is probed (and listened on), and the path must carry the pod MTU + flannel v0.28's 80 bytes", () => {
     const wg = specOf({}, 'network: { plugin: flannel, flannel: { backend: wireguard } }\n');
     expect(cniLabel(wg)).toBe('flannel (wireguard)');

@@ -174,6 +174,7 @@ describe('kernel modules and sysctls depend on the CNI', () => {
     [{ cni: 'calico', calicoMode: 'vxlan' }, ['br_netfilter', 'overlay', 'vxlan']],
     [{ cni: 'calico', calicoMode: 'bgp' }, ['br_netfilter', 'overlay']],
     [{ cni: 'terway' }, ['br_netfilter', 'overlay']],
+    [{ cni: 'canal' }, ['br_netfilter', 'overlay', 'vxlan']],
   ] as const)('%o needs modules %o', (t, modules) => {
     expect(ids(checkHost(healthy(), target(t)), 'modules/')).toEqual(modules.map((m) => `modules/${m}`));
   });
@@ -293,6 +294,9 @@ describe('ports and the firewall', () => {
     expect(reason(target({ cni: 'calico' }))).toMatch(/179\/tcp \(BGP\), IP protocol 4 \(IPIP\)/);
     expect(reason(target({ cni: 'calico', calicoMode: 'bgp' }))).not.toContain('IPIP');
     expect(reason(target({ role: 'worker' }))).not.toContain('6443');
+    // canal: flannel's VXLAN only (felix runs without BGP)
+    expect(reason(target({ cni: 'canal' }))).toMatch(/8472\/udp \(VXLAN\)/);
+    expect(reason(target({ cni: 'canal' }))).not.toContain('179');
   });
 });
 
@@ -361,6 +365,13 @@ describe('leftover CNI configuration', () => {
   it("accepts the chosen CNI's own files and only warns about configs it does not know", () => {
     expect(check(healthy({ cniConfigs: ['10-calico.conflist', 'calico-kubeconfig'] }), 'cni/leftover-config', target({ cni: 'calico' })).status).toBe('pass');
     expect(check(healthy({ cniConfigs: ['87-podman-bridge.conflist'] }), 'cni/leftover-config').status).toBe('warn');
+  });
+
+  it("canal's install-cni writes 10-canal.conflist and calico-kubeconfig: its own; Calico's conflist or flannel's is another CNI's", () => {
+    expect(check(healthy({ cniConfigs: ['10-canal.conflist', 'calico-kubeconfig'] }), 'cni/leftover-config', target({ cni: 'canal' })).status).toBe('pass');
+    const r = check(healthy({ cniConfigs: ['10-canal.conflist', '10-flannel.conflist', 'calico-kubeconfig'] }), 'cni/leftover-config', target({ cni: 'canal' }));
+    expect([r.status, r.fix!.effects]).toEqual(['fail', [{ kind: 'remove', path: '/etc/cni/net.d/10-flannel.conflist' }]]);
+    expect(check(healthy({ cniConfigs: ['10-canal.conflist'] }), 'cni/leftover-config', target({ cni: 'calico' })).status).toBe('fail');
   });
 });
 

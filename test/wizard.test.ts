@@ -212,6 +212,25 @@ describe('the wizard, control plane', () => {
     expect(load(answers).spec.kubernetes.imageRepository).toBe(IMAGE_REPOSITORIES.cn);
   });
 
+  it('builds a Canal control plane: the pod CIDR defaults to flannel\'s 10.244.0.0/16', async () => {
+    const { answers } = await run(onEcs, [
+      [/^This machine is/],
+      [/^Node name/],
+      [/^Private IP/],
+      [/^Public IP/],
+      [/^Kubernetes version/],
+      [/^Pod network/, 'canal'],
+      [/^API server endpoint/],
+      [/^Pod CIDR/],
+      [/^Service CIDR/],
+      [/^Add another node/],
+      [/^Pull images from/],
+    ]);
+    expect(answers.spec.network).toEqual({ plugin: 'canal' });
+    expect(answers.spec.kubernetes?.podSubnet).toBe('10.244.0.0/16');
+    expect(load(answers).spec.network.canal).toEqual({ vni: 1, port: 8472 });
+  });
+
   it('recommends Terway on ECS and takes the pod vSwitch and zone from detection', async () => {
     const { answers, printed, asked } = await run(onEcs, [
       [/^This machine is/],
@@ -541,6 +560,14 @@ describe('questions', () => {
       if (refused) expect(n.description, value).not.toMatch(/works across VPCs/);
     }
     expect(Object.keys(q.NETWORKS)).toContain('flannel-wireguard');
+  });
+
+  it("canal is offered as one that works across VPCs, and there the note points to WireGuard for encryption", () => {
+    expect(q.NETWORKS.canal).toMatchObject({ plugin: 'canal' });
+    expect(q.NETWORKS.canal.description).toMatch(/works across VPCs/);
+    expect(q.networkChoices({ ecs: undefined } as unknown as Parameters<typeof q.networkChoices>[0], { acrossVpcs: true }).map((c) => c.value)).toContain('canal');
+    expect(q.acrossVpcsNote({ plugin: 'canal' }, undefined)).toMatch(/unencrypted with canal's VXLAN.*wireguard/);
+    expect(q.defaultNetwork({} as Parameters<typeof q.defaultNetwork>[0], { plugin: 'canal' })).toBe('canal');
   });
 
   it.each([

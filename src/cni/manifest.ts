@@ -95,6 +95,11 @@ export class Manifest {
     return this.entries.filter((e) => kinds.length === 0 || kinds.includes(e.kind)).map((e) => this.wrap(e));
   }
 
+  /** The objects of other kinds, as a manifest of their own (e.g. a release manifest without its bundled CRDs). */
+  without(...kinds: string[]): Manifest {
+    return new Manifest(this.source, this.entries.filter((e) => !kinds.includes(e.kind)));
+  }
+
   /** Kind and name of every object, without parsing. */
   ids(): { kind: string; name: string }[] {
     return this.entries.map(({ kind, name }) => ({ kind, name }));

@@ -15,8 +15,6 @@ export interface AccessKey {
 
 export interface CniRenderContext {
   spec: Spec;
-  /** MTU of the node interface that carries pod traffic (offline: 1500, an ECS VPC NIC's MTU). */
-  hostMtu: number;
   template: TemplateReader;
   /** Terway only: an AccessKey to use instead of the ECS instance RAM role; it goes into a Secret. */
   accessKey?: AccessKey;
@@ -43,9 +41,14 @@ export interface CniPluginDef {
   describe(spec: Spec): string;
   /** Bytes each packet loses to encapsulation in the configured mode (0 for none). */
   encapsulationOverhead(spec: Spec): number;
-  needs(network: Pick<Spec['network'], 'flannel' | 'calico'>): DatapathNeed[];
-  /** The rendered manifests, in apply order. `mtu` is the pod interface MTU knit settled on. */
-  render(ctx: CniRenderContext, mtu: number): Manifest[];
+  needs(network: Pick<Spec['network'], 'flannel' | 'calico' | 'canal'>): DatapathNeed[];
+  /**
+   * The pod MTU the spec sets for every node (`network.<plugin>.mtu`), or undefined: then each node
+   * derives its own from its interface, minus the overhead (flannel's FLANNEL_MTU, Calico's MTU detection).
+   */
+  explicitMtu(spec: Spec): number | undefined;
+  /** The rendered manifests, in apply order; the pod MTU is `explicitMtu(spec)` or left to each node. */
+  render(ctx: CniRenderContext): Manifest[];
   /** The pod CIDR the rendered manifests hand out, read back from them (undefined: not from a CIDR). */
   podCidrOf(manifests: Manifest[]): string | undefined;
   rollouts(spec: Spec): Rollout[];

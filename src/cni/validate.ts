@@ -16,6 +16,11 @@ const MODELS: Record<string, () => Promise<ModelClass>> = {
   'v1/ServiceAccount': async () => (await import('kubernetes-models/v1/ServiceAccount')).ServiceAccount,
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
   'v1/Secret': async () => (await import('kubernetes-models/v1/Secret')).Secret,
+  'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': async () =>
+    (await import('kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration')).MutatingWebhookConfiguration,
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': async () =>
+    (await import('kubernetes-models/admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration')).ValidatingWebhookConfiguration,
   'rbac.authorization.k8s.io/v1/ClusterRole': async () => (await import('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole')).ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': async () =>
     (await import('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding')).ClusterRoleBinding,

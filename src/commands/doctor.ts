@@ -10,6 +10,7 @@ import { diagnose, type ClusterFacts, type ClusterPod, type DoctorFacts, type Fi
 import { readKnitTable } from '../host/nft.js';
 import type { Spec } from '../spec/schema.js';
 import { securityGroupChecksForHost, terwayChecksForHost } from '../command-support/alicloud-facts.js';
+import { hybridRouteCheckForHost } from '../command-support/hybrid-routes.js';
 import type { CommandContext } from '../command-support/context.js';
 import { findKubeconfig, readMetricsServer } from './crossvpc.js';
 import type { SpecOptions } from '../command-support/options.js';
@@ -23,7 +24,7 @@ interface KubeList<T> {
   items: T[];
 }
 interface NodeJson {
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   status?: { conditions?: { type: string; status: string }[]; allocatable?: { pods?: string } };
 }
 interface PodJson {
@@ -62,6 +63,7 @@ async function readCluster(ctx: CommandContext, opts: DoctorOptions): Promise<Cl
         name: n.metadata.name,
         ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         annotations: n.metadata.annotations ?? {},
+        labels: n.metadata.labels ?? {},
         allocatablePods: Number(n.status?.allocatable?.pods ?? 0),
       })),
       pods: pods.items.map((p): ClusterPod => ({
@@ -112,7 +114,9 @@ export async function run(opts: DoctorOptions, ctx: CommandContext): Promise<num
   const { spec, localNode: node, target } = await hostSpec(opts, ctx);
   const base = { spec, node };
   const [host, crossVpc, cluster, cloud] = await Promise.all([inspectHost(ctx, target), readMap(ctx, base), readCluster(ctx, opts), readCloud(ctx, spec, node)]);
-  const findings = diagnose({ ...base, host, crossVpc, cluster, ...(cloud ? { cloud } : {}) });
+  // after the other reads: loading the SDK holds the event loop longer than the metadata service's timeout
+  const hybridRoute = await hybridRouteCheckForHost(spec, ctx).catch((e: Error) => ({ error: e.message }));
+  const findings = diagnose({ ...base, host, crossVpc, cluster, ...(cloud ? { cloud } : {}), ...(hybridRoute ? { hybridRoute } : {}) });
   const failed = findings.filter((f) => f.status === 'fail');
   ctx.out.json({ node, cni: spec.network.plugin, findings, failed: failed.length });
   const width = Math.max(...findings.map((f) => f.id.length));

@@ -4,8 +4,8 @@ import type { Spec } from '../spec/schema.js';
 
 /**
  * Encapsulation over UDP between node addresses crosses the NAT through knit's address map (flannel
- * vxlan or wireguard, calico vxlan: their tunnel endpoints are the peers' private IPs, mapped like any
- * other traffic). Setups whose pod routes need the nodes' private networks to route to each other do not.
+ * vxlan or wireguard, canal (flannel vxlan inside), calico vxlan: their tunnel endpoints are the peers'
+ * private IPs, mapped like any other traffic). Setups whose pod routes need the nodes' private networks to route to each other do not.
  */
 export function checkCniAcrossVpcs(spec: Spec): void {
   const { network } = spec;
@@ -19,6 +19,16 @@ export function checkCniAcrossVpcs(spec: Spec): void {
   if (network.plugin === 'terway')
     throw new UsageError(
       "network.plugin (--cni): terway gives pods addresses of their node's VPC, which other VPCs cannot route to; " +
-        'use flannel or calico (vxlan) across VPCs',
+        'use flannel, canal or calico (vxlan) across VPCs',
     );
+}
+
+/**
+ * Where a cluster's flanneld runs (flannel's own DaemonSet, or the kube-flannel container of canal's),
+ * for the step that drops flannel's public-ip-overwrite annotation and restarts the node's flannel pod.
+ */
+export function flannelPods(spec: Spec): { namespace: string; selector: string } | undefined {
+  if (spec.network.plugin === 'flannel' || spec.network.hybrid?.externalPlugin === 'flannel') return { namespace: 'kube-flannel', selector: 'app=flannel' };
+  if (spec.network.plugin === 'canal') return { namespace: 'kube-system', selector: 'k8s-app=canal' };
+  return undefined;
 }

@@ -6,7 +6,7 @@
 import { CROSSVPC, PATHS } from '../defaults.js';
 import type { Effect, Step } from '../runner/types.js';
 import type { Spec } from '../spec/schema.js';
-import { checkCniAcrossVpcs } from './cni-support.js';
+import { checkCniAcrossVpcs, flannelPods } from './cni-support.js';
 import { NO_LEGACY, renderLegacyNatRemoval, type LegacyNatState } from './legacy.js';
 import { METRICS_SERVER, metricsServerArgsPatch, pinAddressTypes, type MetricsServerFacts } from './metrics-server.js';
 import { cniNeeds } from '../cni/index.js';
@@ -134,14 +134,15 @@ export function planCrossVpcApply(spec: Spec, localNodeName: string, facts: Cros
       note: `until the API server answers, the map is the spec's; then ${CROSSVPC.agent.unitName} keeps it equal to the cluster's Nodes`,
     },
   ];
-  if (facts.flannelOverwrite !== undefined && facts.kubeconfig)
+  const flannel = flannelPods(spec);
+  if (facts.flannelOverwrite !== undefined && facts.kubeconfig && flannel)
     steps.push({
       id: 'crossvpc/flannel',
       title: `Let flannel tunnel to ${localNodeName}'s private IP (remove public-ip-overwrite, restart its flannel pod)`,
       effects: [
         { kind: 'kube-annotate', node: localNodeName, annotations: { [CROSSVPC.flannelPublicIpAnnotation]: null } },
         // flanneld reads the annotation only when it starts
-        { kind: 'exec', argv: ['kubectl', '--kubeconfig', facts.kubeconfig, '--namespace', 'kube-flannel', 'delete', 'pod', '--selector', 'app=flannel',
+        { kind: 'exec', argv: ['kubectl', '--kubeconfig', facts.kubeconfig, '--namespace', flannel.namespace, 'delete', 'pod', '--selector', flannel.selector,
           '--field-selector', `spec.nodeName=${localNodeName}`, '--wait=false'] },
       ],
       note: 'the map carries VXLAN to private VTEPs; with the annotation, nodes of one VPC tunnelled through their EIPs',

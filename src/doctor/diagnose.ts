@@ -3,7 +3,8 @@
  * cluster say, each with its fix. Pure: the command gathers the facts, this decides.
  */
 import { PLUGINS } from '../cni/index.js';
-import { CROSSVPC } from '../defaults.js';
+import { COREDNS, isHybrid, vpcSidePlacementPatch } from '../cni/hybrid.js';
+import { CNI, CROSSVPC } from '../defaults.js';
 import { hasPeersOutsideVpc, peersOutsideVpc } from '../crossvpc/peers.js';
 import { ADDRESS_TYPES_ARG, pinAddressTypes, type MetricsServerFacts } from '../crossvpc/metrics-server.js';
 import type { NftDrift } from '../crossvpc/nft.js';
@@ -24,6 +25,8 @@ export interface ClusterNode {
   name: string;
   ready: boolean;
   annotations: Record<string, string>;
+  /** Absent where the caller did not read them. */
+  labels?: Record<string, string>;
   allocatablePods: number;
 }
 
@@ -59,6 +62,8 @@ export interface DoctorFacts {
   cluster: ClusterFacts | { error: string };
   /** Terway's cloud checks (src/cloud/alicloud/checks.ts), or why they could not run. */
   cloud?: CheckResult[] | { error: string };
+  /** Hybrid clusters: the VPC's route to the external nodes' pods (alicloud/hybrid-route), or why it was not read. */
+  hybridRoute?: CheckResult | { error: string };
 }
 
 /** Share of a node's pod capacity at which Terway's ENI IPs count as nearly used up. */
@@ -123,7 +128,8 @@ function clusterFindings({ spec, cluster }: DoctorFacts): Finding[] {
   );
 
   // earlier knit versions set public-ip-overwrite; with it, nodes of one VPC tunnel to each other through their EIPs
-  if (spec.network.plugin === 'flannel') {
+  // canal runs flanneld too (its kube-flannel container), which reads the same annotation
+  if (spec.network.plugin === 'flannel' || spec.network.plugin === 'canal') {
     const overwritten = cluster.nodes.filter((n) => n.annotations[CROSSVPC.flannelPublicIpAnnotation] !== undefined).map((n) => n.name);
     findings.push(
       overwritten.length > 0
@@ -200,4 +206,46 @@ function securityGroupFindings(cloud: DoctorFacts['cloud']): Finding[] {
   return r ? [{ id: 'crossvpc/security-group', status: r.status === 'pass' ? 'ok' : r.status, message: r.reason }] : [];
 }
 
-export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...mapFindings(f), ...clusterFindings(f), ...cloudFindings(f)];
+/**
+ * Deployments that belong on the VPC side of a hybrid cluster: those that serve the whole cluster
+ * through a Service at a pod address (unless on the host network, where the node's routed IP serves),
+ * and terway-controlplane, which needs the ECS metadata service and RAM role wherever it runs.
+ */
+const VPC_SIDE_DEPLOYMENTS: Record<string, 'pod-network' | 'always'> = { [COREDNS.name]: 'pod-network', 'metrics-server': 'pod-network', 'terway-controlplane': 'always' };
+
+/**
+ * Hybrid clusters: pods on external nodes hold podSubnet addresses, which the VPC reaches only through
+ * a route to the external side. CoreDNS and metrics-server belong on the VPC side (knit init patches
+ * CoreDNS), and the VPC needs the route (src/cloud/alicloud/checks.ts).
+ */
+function hybridFindings({ spec, cluster, hybridRoute }: DoctorFacts): Finding[] {
+  if (!isHybrid(spec)) return [];
+  const findings: Finding[] = [];
+  if (!('error' in cluster)) {
+    const external = new Set([
+      ...spec.nodes.filter((n) => n.external).map((n) => n.name),
+      ...cluster.nodes.filter((n) => n.labels?.[CNI.externalNodeLabel] === 'true').map((n) => n.name),
+    ]);
+    const stray = cluster.pods.filter((p) => {
+      const why = p.owner === undefined ? undefined : VPC_SIDE_DEPLOYMENTS[p.owner];
+      return p.namespace === 'kube-system' && why !== undefined && p.node !== undefined && external.has(p.node) && (why === 'always' || !p.hostNetwork);
+    });
+    const owners = [...new Set(stray.map((p) => p.owner!))];
+    findings.push(
+      stray.length > 0
+        ? {
+            id: 'hybrid/system-placement',
+            status: 'warn',
+            message: `${stray.map((p) => `${p.name} on ${p.node}`).join(', ')}: on an external node (ECS nodes and Terway pods reach its pod address only through the VPC route to ${spec.kubernetes.podSubnet}; terway-controlplane needs the ECS metadata service)`,
+            fix: owners.map((o) => `kubectl -n kube-system patch deployment ${o} --type strategic --patch '${vpcSidePlacementPatch()}'`).join('; '),
+          }
+        : { id: 'hybrid/system-placement', status: 'ok', message: `${Object.keys(VPC_SIDE_DEPLOYMENTS).join(', ')}: no pod on an external node` },
+    );
+  }
+  if (hybridRoute === undefined) findings.push({ id: 'hybrid/vpc-route', status: 'skip', message: 'the VPC route to pods on external nodes was not checked' });
+  else if ('error' in hybridRoute) findings.push({ id: 'hybrid/vpc-route', status: 'skip', message: hybridRoute.error });
+  else findings.push({ id: 'hybrid/vpc-route', status: hybridRoute.status === 'pass' ? 'ok' : hybridRoute.status, message: hybridRoute.reason });
+  return findings;
+}
+
+export const diagnose = (f: DoctorFacts): Finding[] => [...hostFindings(f), ...mapFindings(f), ...clusterFindings(f), ...hybridFindings(f), ...cloudFindings(f)];

@@ -3,7 +3,7 @@
  * Kubernetes 1.31, v1beta4 from 1.31). Not a template: the documents are objects, serialized by `yaml`.
  */
 import { Document, isMap, parseDocument } from 'yaml';
-import { KUBERNETES } from '../defaults.js';
+import { CNI, KUBERNETES } from '../defaults.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { buildModel, nodeRegistration, type KubeadmModel, type NodeRegistration } from './model.js';
 
@@ -41,6 +41,7 @@ export function clusterConfiguration(spec: Spec): Obj {
     kubernetesVersion: model.kubernetesVersion,
     controlPlaneEndpoint: model.controlPlaneEndpoint,
     imageRepository: model.imageRepository,
+    ...(model.dnsImageRepository !== undefined ? { dns: { imageRepository: model.dnsImageRepository } } : {}),
     networking: model.networking,
     apiServer: { certSANs: model.certSANs },
   };
@@ -52,11 +53,32 @@ export const kubeletConfiguration = (): Obj => ({
   cgroupDriver: 'systemd',
 });
 
+/**
+ * How kube-proxy tells pod traffic from the rest: traffic to a Service that is not from a local pod is
+ * masqueraded (KUBE-MARK-MASQ), so a wrong answer hides the client pod's IP from the backend and from
+ * NetworkPolicy rules that select source pods.
+ * - flannel, calico: pod IPs come from kubernetes.podSubnet: `clusterCIDR` (detectLocalMode ClusterCIDR).
+ * - terway: pod IPs come from the pod vSwitches, not podSubnet, so a clusterCIDR rule would masquerade
+ *   every pod → Service connection. Every Terway pod reaches the host's Service rules through its veth,
+ *   whose host side is `cali…` in both modes (eniip's pod link; exclusive ENI's veth1, the pod's route to
+ *   the Service CIDR): detectLocalMode InterfaceNamePrefix (Kubernetes ≥ 1.23), and clusterCIDR is
+ *   left out (kube-proxy reads it only in ClusterCIDR mode; kubeadm still writes podSubnet there).
+ *   In exclusive ENI mode Terway's policy container masquerades everything the host routes out
+ *   (chain terway-masq: replies would otherwise come back through the pod's own ENI, past the host's
+ *   conntrack), so there the rule changes nothing, and that mode enforces no NetworkPolicy anyway.
+ * - hybrid Terway clusters have one kube-proxy configuration for both sides. An external Calico (or
+ *   Canal) names its host veths `cali…` too: one rule fits every node. An external Flannel attaches pods
+ *   to the bridge cni0, which no `cali` prefix matches: on those nodes pod → Service traffic is
+ *   masqueraded to the node's address (it still flows; the backend sees the node, not the pod). Flannel
+ *   enforces no NetworkPolicy; Terway-side policies that select those pods miss their Service traffic.
+ */
 export const kubeProxyConfiguration = (spec: Spec): Obj => ({
   apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
   kind: 'KubeProxyConfiguration',
   mode: 'iptables',
-  clusterCIDR: spec.kubernetes.podSubnet,
+  ...(spec.network.plugin === 'terway'
+    ? { detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: CNI.terwayHostVethPrefix } }
+    : { clusterCIDR: spec.kubernetes.podSubnet }),
 });
 
 /** Values `knit join` fills in structurally (see fillJoinConfiguration), never by text substitution. */

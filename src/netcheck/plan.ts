@@ -2,7 +2,7 @@
  * What `knit netcheck` checks between this node and a peer, from the spec: the Kubernetes ports the
  * peer's role serves, the CNI's data path, and the packet size the CNI's MTU implies. Pure.
  */
-import { PLUGINS, pluginsOf, podMtu } from '../cni/index.js';
+import { MTU_FIELD, PLUGINS, pluginsOf, podMtu } from '../cni/index.js';
 import { KUBERNETES } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
@@ -60,9 +60,8 @@ const ENCAPSULATION: Record<string, (spec: Spec) => string | undefined> = {
   flannel: (spec) => ({ vxlan: 'VXLAN', wireguard: 'WireGuard', 'host-gw': undefined })[spec.network.flannel.backend],
   calico: (spec) => ({ ipip: 'IPIP', crosssubnet: 'IPIP', vxlan: 'VXLAN', bgp: undefined })[spec.network.calico.mode],
   terway: () => undefined,
+  canal: () => 'VXLAN',
 };
-
-const MTU_FIELD: Record<string, string | undefined> = { flannel: 'network.flannel.mtu', calico: 'network.calico.mtu' };
 
 /**
  * The packet size the path must carry: the pod MTU the CNI will settle on for an interface of
@@ -75,7 +74,7 @@ export function mtuRequirement(spec: Spec, hostMtu: number): MtuRequirement {
     const overhead = PLUGINS[def.name].encapsulationOverhead(spec);
     const field = MTU_FIELD[def.name];
     const encapsulation = ENCAPSULATION[def.name]?.(spec);
-    const explicit = def.name === 'flannel' ? spec.network.flannel.mtu !== undefined : def.name === 'calico' ? spec.network.calico.mtu !== undefined : false;
+    const explicit = def.explicitMtu(spec) !== undefined;
     return {
       plugin: def.name,
       podMtu: mtu,

@@ -2,8 +2,9 @@
  * `knit init` as kubeadm-style phases: an ordered list of named steps, each skippable. Pure: the spec
  * in, the steps (with their effects as data) out.
  */
-import { cniNodeAnnotations, formatNeed, type RenderedCni } from '../cni/index.js';
+import { cniNodeAnnotations, describePodMtu, formatNeed, type RenderedCni } from '../cni/index.js';
 import { crossVpcAnnotateStep, NO_LEGACY_FACTS, planCrossVpcApply, type CrossVpcFacts } from '../crossvpc/plan.js';
+import { corednsPlacementSteps } from '../cni/hybrid.js';
 import { CNI, PATHS } from '../defaults.js';
 import { renderInitConfig } from '../kubeadm/render.js';
 import type { Step } from '../runner/types.js';
@@ -78,7 +79,7 @@ export const waitReadyStep = ({ node }: InitContext): Step => ({
 export const cniSteps = ({ cni }: { cni: RenderedCni }): Step[] =>
   cni.applies.map((a) => ({
     id: a.crds.length > 0 ? 'cni/crds' : 'cni/apply',
-    title: a.crds.length > 0 ? `Install the CNI's CustomResourceDefinitions (${a.crds.length})` : `Apply the CNI: ${cni.title}, pod MTU ${cni.mtu}`,
+    title: a.crds.length > 0 ? `Install the CNI's CustomResourceDefinitions (${a.crds.length})` : `Apply the CNI: ${cni.title}, pod MTU ${describePodMtu(cni.mtu)}`,
     doneWhen: { kind: 'kube-in-sync' as const, name: a.name, yaml: a.yaml },
     effects: [
       { kind: 'kube-apply' as const, name: a.name, yaml: a.yaml },
@@ -120,6 +121,8 @@ export const planInit = (ctx: InitContext): Step[] => [
   ...crossVpcAnnotateStep(ctx.spec, ctx.node.name),
   ...cniSteps(ctx),
   ...cniAnnotateStep(ctx),
+  // hybrid clusters: CoreDNS stays where every node reaches it (src/cni/hybrid.ts)
+  ...corednsPlacementSteps(ctx.spec),
   waitReadyStep(ctx),
   cniRolloutStep(ctx),
 ];

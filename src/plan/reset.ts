@@ -7,8 +7,19 @@ import { PATHS } from '../defaults.js';
 import type { Step } from '../runner/types.js';
 import { KUBEADM_JOIN_CONFIG } from './join.js';
 
-/** Devices the supported CNIs create on a node (flannel VXLAN and WireGuard, calico IPIP/VXLAN, kube-proxy IPVS). */
+/**
+ * Devices the supported CNIs create on a node (flannel VXLAN and WireGuard, also canal's flannel.1;
+ * calico IPIP/VXLAN; kube-proxy IPVS). Pods' cali* veths go with their network namespaces, which
+ * kubeadm reset removes with the pod sandboxes.
+ */
 export const CNI_DEVICES = ['flannel.1', 'flannel-wg', 'cni0', 'tunl0', 'vxlan.calico', 'kube-ipvs0'] as const;
+
+/**
+ * What flannel and Calico (and canal, which runs both) keep on the node besides /etc/cni/net.d (where
+ * 10-canal.conflist and calico-kubeconfig are): flanneld's subnet.env, Calico's nodename and detected
+ * mtu. Not /var/run/calico: calico-node's init container mounts bpffs and cgroup2 under it.
+ */
+export const CNI_STATE = ['/run/flannel', '/var/lib/calico'] as const;
 
 export interface ResetContext {
   home: string;
@@ -25,8 +36,8 @@ export const planReset = ({ home, removeKubeconfig, crossVpc }: ResetContext): S
   },
   {
     id: 'cni/config',
-    title: `Remove CNI configuration (${PATHS.cniConfDir})`,
-    effects: [{ kind: 'remove', path: PATHS.cniConfDir }],
+    title: `Remove CNI configuration (${PATHS.cniConfDir}) and state (${CNI_STATE.join(', ')})`,
+    effects: [PATHS.cniConfDir, ...CNI_STATE].map((path) => ({ kind: 'remove' as const, path })),
   },
   {
     id: 'cni/devices',

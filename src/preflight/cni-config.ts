@@ -8,14 +8,17 @@ import { fail, pass, warn } from './result.js';
 import type { CheckResult, HostFacts, PreflightTarget } from './types.js';
 
 /** CNIs recognised by name in a config file's name (calico-kubeconfig, 10-calico.conflist, 05-cilium.conflist, …). */
-const KNOWN_CNIS = [...CNI_PLUGINS, 'cilium', 'weave', 'canal', 'antrea', 'kube-router'];
+const KNOWN_CNIS = [...CNI_PLUGINS, 'cilium', 'weave', 'antrea', 'kube-router'];
+/** Files a CNI writes under other names: canal's install-cni (Calico's) writes 10-canal.conflist and calico-kubeconfig. */
+const ALSO_OWNS: Partial<Record<string, string[]>> = { canal: ['calico'] };
+const ownedBy = (cni: string, owner: string | undefined): boolean => owner === cni || (owner !== undefined && (ALSO_OWNS[cni] ?? []).includes(owner));
 const isNetworkConfig = (file: string): boolean => /\.(conf|conflist|json)$/.test(file);
 const ownerOf = (file: string): string | undefined => KNOWN_CNIS.find((c) => file.includes(c));
 
 export function leftoverCniCheck(f: HostFacts, t: PreflightTarget): CheckResult {
   const id = 'cni/leftover-config';
   const dir = PATHS.cniConfDir;
-  const otherCni = f.cniConfigs.filter((file) => ownerOf(file) !== undefined && ownerOf(file) !== t.cni);
+  const otherCni = f.cniConfigs.filter((file) => ownerOf(file) !== undefined && !ownedBy(t.cni, ownerOf(file)));
   const unknown = f.cniConfigs.filter((file) => ownerOf(file) === undefined && isNetworkConfig(file));
   const foreign = [...otherCni, ...unknown].sort();
   if (foreign.length === 0) return pass(id, `no other CNI's configuration in ${dir}`);

@@ -51,6 +51,7 @@ function tunnelModules(t: PreflightTarget): string[] {
   const { flannel, calico } = t.spec.network;
   if (t.cni === 'flannel') return flannel.backend === 'vxlan' ? ['vxlan'] : flannel.backend === 'wireguard' ? ['wireguard'] : [];
   if (t.cni === 'calico') return calico.mode === 'vxlan' ? ['vxlan'] : calico.mode === 'bgp' ? [] : ['ipip'];
+  if (t.cni === 'canal') return ['vxlan']; // flannel's VXLAN; felix only programs policy
   return []; // Terway gives pods ENI addresses: no tunnel
 }
 

@@ -67,7 +67,7 @@ export const PEER_ROLE_CHOICES: Choice<Spec['nodes'][number]['role']>[] = [
 
 type CalicoMode = Spec['network']['calico']['mode'];
 type FlannelBackend = Spec['network']['flannel']['backend'];
-export type NetworkChoice = 'flannel' | 'flannel-wireguard' | `calico-${CalicoMode}` | 'terway';
+export type NetworkChoice = 'flannel' | 'flannel-wireguard' | `calico-${CalicoMode}` | 'canal' | 'terway';
 
 /** Each pod network knit offers: the spec's plugin (and Calico mode or flannel backend), and when to pick it. */
 export const NETWORKS: Record<NetworkChoice, { plugin: CniPlugin; calicoMode?: CalicoMode; flannelBackend?: FlannelBackend; name: string; description: string }> = {
@@ -97,6 +97,11 @@ export const NETWORKS: Record<NetworkChoice, { plugin: CniPlugin; calicoMode?: C
     description: 'no encapsulation; needs an L2/routable network or route entries; one VPC only',
   },
   'calico-vxlan': { plugin: 'calico', calicoMode: 'vxlan', name: 'Calico VXLAN', description: 'VXLAN instead of IPIP, without BGP; NetworkPolicy; works across VPCs, unencrypted' },
+  canal: {
+    plugin: 'canal',
+    name: 'Canal (flannel VXLAN + Calico policy)',
+    description: "flannel's VXLAN data path with Calico's NetworkPolicy; works across VPCs, unencrypted (UDP 8472)",
+  },
   terway: {
     plugin: 'terway',
     name: 'Terway',
@@ -142,6 +147,8 @@ export function defaultNetwork(d: Detected, initial?: SpecInput['network'], ctx:
  */
 export function acrossVpcsNote(network: NonNullable<SpecInput['network']>, refusal: string | undefined): string | undefined {
   if (refusal) return `warning: the nodes span VPCs, and ${refusal}`;
+  if (network.plugin === 'canal')
+    return "note: the nodes span VPCs, so pod traffic crosses the internet, unencrypted with canal's VXLAN: flannel's WireGuard backend encrypts it (network.plugin: flannel, network.flannel.backend: wireguard; UDP 51820 between nodes, kernel 5.6+), without Calico's NetworkPolicy";
   if (network.plugin === 'flannel' && (network.flannel?.backend ?? 'vxlan') === 'vxlan')
     return "note: the nodes span VPCs, so pod traffic crosses the internet, unencrypted with VXLAN: flannel's WireGuard backend encrypts it (network.flannel.backend: wireguard; UDP 51820 between nodes, kernel 5.6+)";
   return undefined;

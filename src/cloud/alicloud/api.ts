@@ -45,6 +45,28 @@ export interface NatGatewayInfo {
   snatTableIds: string[];
 }
 
+/** A route table of the VPC (DescribeRouteTableList): the System one, or a custom one bound to vSwitches. */
+export interface RouteTableInfo {
+  routeTableId: string;
+  /** System or Custom. */
+  routeTableType: string;
+  /** The vSwitches bound to it (a custom table's; the System table serves every other vSwitch). */
+  vSwitchIds: string[];
+}
+
+/** One entry of a route table (DescribeRouteEntryList). */
+export interface RouteEntryInfo {
+  routeEntryId?: string;
+  routeEntryName?: string;
+  destinationCidr: string;
+  /** Custom, System, BGP, CEN, ECR. */
+  type: string;
+  /** Pending, Available, Modifying. */
+  status: string;
+  /** Type (VpnGateway, Instance, RouterInterface, …) and id of each next hop; several for ECMP. */
+  nextHops: { type: string; id: string }[];
+}
+
 /**
  * One inbound rule of a security group, as DescribeSecurityGroupAttribute lists it. Exactly one source
  * is set: an IPv4 CIDR, an IPv6 CIDR, another security group, or a prefix list.
@@ -123,6 +145,8 @@ const PURPOSES: Record<string, string> = {
   DescribeVSwitches: 'reading the pod vSwitches',
   DescribeNatGateways: "listing the VPC's internet NAT gateways",
   DescribeSnatTableEntries: 'reading SNAT entries',
+  DescribeRouteTableList: "listing the VPC's route tables",
+  DescribeRouteEntryList: 'reading the entries of a route table',
 };
 
 /** What was being done when a call failed, for the error: knit's words, the credentials' source. */
@@ -415,5 +439,49 @@ export class AlicloudApi {
         }
       }
     return { natGateways, entries };
+  }
+
+  /**
+   * The VPC's route tables, every page (PageSize up to 50), as DescribeRouteTableList answers them:
+   * https://www.alibabacloud.com/help/en/vpc/developer-reference/api-vpc-2016-04-28-describeroutetablelist
+   */
+  async routeTables(vpcId: string): Promise<RouteTableInfo[]> {
+    const { sdk, client } = await this.vpc();
+    const tables: RouteTableInfo[] = [];
+    for (let page = 1; ; page++) {
+      const req = new sdk.DescribeRouteTableListRequest({ regionId: this.o.regionId, vpcId, pageNumber: page, pageSize: 50 });
+      const res = await this.call('VPC', 'DescribeRouteTableList', `listing the route tables of ${vpcId}`, () => client.describeRouteTableList(req));
+      const rows = res.body?.routerTableList?.routerTableListType ?? [];
+      for (const t of rows)
+        tables.push({ routeTableId: t.routeTableId ?? '', routeTableType: t.routeTableType ?? '', vSwitchIds: t.vSwitchIds?.vSwitchId ?? [] });
+      if (rows.length < 50 || page * 50 >= (res.body?.totalCount ?? 0)) break;
+    }
+    return tables;
+  }
+
+  /**
+   * Every entry of a route table (MaxResult up to 100 a page, NextToken to the next), as
+   * DescribeRouteEntryList answers them:
+   * https://www.alibabacloud.com/help/en/vpc/developer-reference/api-vpc-2016-04-28-describerouteentrylist
+   */
+  async routeEntries(routeTableId: string): Promise<RouteEntryInfo[]> {
+    const { sdk, client } = await this.vpc();
+    const entries: RouteEntryInfo[] = [];
+    for (let nextToken: string | undefined; ; ) {
+      const req = new sdk.DescribeRouteEntryListRequest({ regionId: this.o.regionId, routeTableId, maxResult: 100, ...(nextToken ? { nextToken } : {}) });
+      const res = await this.call('VPC', 'DescribeRouteEntryList', `reading the entries of route table ${routeTableId}`, () => client.describeRouteEntryList(req));
+      for (const e of res.body?.routeEntrys?.routeEntry ?? [])
+        entries.push({
+          ...(e.routeEntryId ? { routeEntryId: e.routeEntryId } : {}),
+          ...(e.routeEntryName ? { routeEntryName: e.routeEntryName } : {}),
+          destinationCidr: e.destinationCidrBlock ?? '',
+          type: e.type ?? '',
+          status: e.status ?? '',
+          nextHops: (e.nextHops?.nextHop ?? []).map((h) => ({ type: h.nextHopType ?? '', id: h.nextHopId ?? '' })),
+        });
+      nextToken = res.body?.nextToken || undefined;
+      if (!nextToken) break;
+    }
+    return entries;
   }
 }

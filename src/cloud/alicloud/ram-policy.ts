@@ -4,7 +4,12 @@
  * check a Terway cluster and, across VPCs, the overlay's security-group rules. Pure data.
  */
 
-/** What terwayd calls: ENIs and their addresses (IPv4 and IPv6), instance-type limits, vSwitches. */
+/**
+ * What terwayd calls: ENIs and their addresses (IPv4 and IPv6), instance-type limits, vSwitches. In
+ * exclusive ENI mode terway-controlplane (same credentials: the instance RAM role or the AccessKey)
+ * creates, attaches, detaches, describes and deletes the pods' ENIs and reads the vSwitches: a subset
+ * (its aliyun client at v1.16.7 calls nothing else on ECS).
+ */
 export const TERWAY_ACTIONS = {
   ecs: [
     'CreateNetworkInterface',
@@ -23,11 +28,12 @@ export const TERWAY_ACTIONS = {
 
 /**
  * What knit reads: the node's security groups and their inbound rules (the overlay's ports across
- * VPCs), its vSwitch, ENI limits, and the NAT gateways' SNAT entries.
+ * VPCs), its vSwitch, ENI limits, the NAT gateways' SNAT entries, and in hybrid clusters the route
+ * tables (the route to the external nodes' pods).
  */
 export const KNIT_ACTIONS = {
   ecs: ['DescribeInstances', 'DescribeInstanceTypes', 'DescribeSecurityGroupAttribute'],
-  vpc: ['DescribeVSwitches', 'DescribeNatGateways', 'DescribeSnatTableEntries'],
+  vpc: ['DescribeVSwitches', 'DescribeNatGateways', 'DescribeSnatTableEntries', 'DescribeRouteTableList', 'DescribeRouteEntryList'],
 } as const;
 
 interface Statement {

@@ -50,13 +50,16 @@ export const calico: CniPluginDef = {
       ...(mode === 'bgp' ? [] : [{ protocol: 'ip' as const, number: 4, what: 'IPIP' }]),
     ];
   },
-  render({ spec, template }, mtu) {
+  explicitMtu: (spec) => spec.network.calico.mtu,
+  render({ spec, template }) {
     const dir = CNI.templates.calico;
     const crds = crdManifest(template(`${dir}/crds.yaml`), `${dir}/crds.yaml`);
     const m = Manifest.parse(template(`${dir}/calico.yaml`), `${dir}/calico.yaml`);
     const mode = MODES[spec.network.calico.mode];
     const cfg = m.object('ConfigMap', 'calico-config');
-    cfg.replace(['data', 'veth_mtu'], String(mtu));
+    // "0" (upstream's): felix detects each node's host MTU, subtracts the enabled encapsulation's
+    // overhead and writes /var/lib/calico/mtu, which the CNI plugin reads; a number is every node's
+    cfg.replace(['data', 'veth_mtu'], String(spec.network.calico.mtu ?? 0));
     cfg.replace(['data', 'calico_backend'], mode.backend);
     const node = m.object('DaemonSet', 'calico-node').container('calico-node');
     node.setEnv('CALICO_IPV4POOL_CIDR', spec.kubernetes.podSubnet);

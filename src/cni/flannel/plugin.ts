@@ -1,10 +1,12 @@
 /**
- * Flannel (v0.28.x): net-conf.json carries the pod network and the backend; the CNI conflist's
- * delegate carries the pod MTU.
+ * Flannel (v0.28.x): net-conf.json carries the pod network and the backend. The pod MTU is flanneld's
+ * per node (FLANNEL_MTU in /run/flannel/subnet.env: its interface's MTU minus the backend's overhead,
+ * which the CNI plugin uses when the delegate names none), unless network.flannel.mtu sets the
+ * delegate's `mtu` for every node.
  */
 import { CNI } from '../../defaults.js';
 import type { Spec } from '../../spec/schema.js';
-import { Manifest } from '../manifest.js';
+import { Manifest, type ManifestObject } from '../manifest.js';
 import type { CniPluginDef } from '../types.js';
 
 const NAMESPACE = 'kube-flannel';
@@ -13,7 +15,7 @@ const DAEMONSET = 'kube-flannel-ds';
 const WIREGUARD_PORT = 51820;
 const WIREGUARD_OVERHEAD = 80;
 
-interface NetConf {
+export interface NetConf {
   Network?: string;
   Backend?: Record<string, unknown>;
   [k: string]: unknown;
@@ -22,11 +24,38 @@ interface CniConflist {
   plugins?: { type?: string; delegate?: Record<string, unknown> }[];
 }
 
+/** net-conf.json's pod network and backend, on flannel's ConfigMap or canal's (same keys). */
+export function patchNetConf(cfg: ManifestObject, network: string, backend: Record<string, unknown>): void {
+  cfg.editJson<NetConf>(['data', 'net-conf.json'], (conf) => {
+    if (conf.Network === undefined || conf.Backend === undefined) cfg.fail('net-conf.json has no Network or Backend');
+    conf.Network = network;
+    conf.Backend = backend;
+  });
+}
+
+/** The pod network a rendered net-conf.json hands out. */
+export function netConfNetwork(manifests: Manifest[], configMap: string): string | undefined {
+  for (const m of manifests) {
+    if (!m.ids().some((o) => o.kind === 'ConfigMap' && o.name === configMap)) continue;
+    const text = m.object('ConfigMap', configMap).get(['data', 'net-conf.json']);
+    if (typeof text === 'string') return (JSON.parse(text) as NetConf).Network;
+  }
+  return undefined;
+}
+
+/** VXLAN with knit's VNI and port (flannel's defaults: 1 and the kernel's 8472). */
+export const vxlanBackend = (vni: number, port: number, directRouting = false): Record<string, unknown> => ({
+  Type: 'vxlan',
+  VNI: vni,
+  Port: port,
+  ...(directRouting ? { DirectRouting: true } : {}),
+});
+
 function backendOf(spec: Spec): Record<string, unknown> {
   const f = spec.network.flannel;
   switch (f.backend) {
     case 'vxlan':
-      return { Type: 'vxlan', VNI: f.vni, Port: f.port, ...(f.directRouting ? { DirectRouting: true } : {}) };
+      return vxlanBackend(f.vni, f.port, f.directRouting);
     case 'wireguard':
       return { Type: 'wireguard', ListenPort: WIREGUARD_PORT };
     case 'host-gw':
@@ -45,30 +74,25 @@ export const flannel: CniPluginDef = {
     if (f.backend === 'wireguard') return [{ protocol: 'udp', number: WIREGUARD_PORT, what: 'WireGuard' }];
     return [];
   },
-  render({ spec, template }, mtu) {
+  explicitMtu: (spec) => spec.network.flannel.mtu,
+  render({ spec, template }) {
     const m = Manifest.parse(template(`${CNI.templates.flannel}/kube-flannel.yaml`), `${CNI.templates.flannel}/kube-flannel.yaml`);
     const cfg = m.object('ConfigMap', CONFIG_MAP);
-    cfg.editJson<NetConf>(['data', 'net-conf.json'], (conf) => {
-      if (conf.Network === undefined || conf.Backend === undefined) cfg.fail('net-conf.json has no Network or Backend');
-      conf.Network = spec.kubernetes.podSubnet;
-      conf.Backend = backendOf(spec);
-    });
-    cfg.editJson<CniConflist>(['data', 'cni-conf.json'], (conf) => {
-      const plugin = conf.plugins?.find((p) => p.type === 'flannel');
-      if (!plugin?.delegate) return cfg.fail('cni-conf.json has no flannel plugin with a delegate');
-      plugin.delegate.mtu = mtu;
-    });
+    patchNetConf(cfg, spec.kubernetes.podSubnet, backendOf(spec));
+    const mtu = spec.network.flannel.mtu;
+    const conflist = cfg.get(['data', 'cni-conf.json']);
+    const delegate = typeof conflist === 'string' ? (JSON.parse(conflist) as CniConflist).plugins?.find((p) => p.type === 'flannel')?.delegate : undefined;
+    if (!delegate) return cfg.fail('cni-conf.json has no flannel plugin with a delegate');
+    // unset, the template's conflist stays as upstream's: no delegate mtu, so each node takes FLANNEL_MTU
+    if (delegate.mtu !== undefined && mtu === undefined) cfg.fail('cni-conf.json sets a delegate mtu for every node');
+    if (mtu !== undefined)
+      cfg.editJson<CniConflist>(['data', 'cni-conf.json'], (conf) => {
+        conf.plugins!.find((p) => p.type === 'flannel')!.delegate!.mtu = mtu;
+      });
     m.object('DaemonSet', DAEMONSET).container('kube-flannel'); // the container the cross-VPC annotation is for
     return [m];
   },
-  podCidrOf(manifests) {
-    for (const m of manifests) {
-      if (!m.ids().some((o) => o.kind === 'ConfigMap' && o.name === CONFIG_MAP)) continue;
-      const text = m.object('ConfigMap', CONFIG_MAP).get(['data', 'net-conf.json']);
-      if (typeof text === 'string') return (JSON.parse(text) as NetConf).Network;
-    }
-    return undefined;
-  },
+  podCidrOf: (manifests) => netConfNetwork(manifests, CONFIG_MAP),
   rollouts: () => [{ kind: 'daemonset', namespace: NAMESPACE, name: DAEMONSET }],
   nodeLabels: () => ({}),
   nodeAnnotations: () => ({}),

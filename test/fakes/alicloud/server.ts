@@ -17,6 +17,8 @@ import {
   type Instance,
   type InstanceTypeSpec,
   type NatGateway,
+  type RouteEntry,
+  type RouteTable,
   type SecurityGroup,
   type SecurityGroupRule,
   type SnatEntry,
@@ -293,11 +295,14 @@ function paged<T>(items: T[], p: Params, defaultSize: number, maxSize: number) {
   return { rows: items.slice((pageNumber - 1) * pageSize, pageNumber * pageSize), PageNumber: pageNumber, PageSize: pageSize, TotalCount: items.length };
 }
 
-/** NextToken/MaxResults paging: the token is an opaque offset; '' when nothing follows. Without a default size, all. */
-function tokenPaged<T>(items: T[], p: Params, defaultSize = Math.max(items.length, 1), maxSize = Number.MAX_SAFE_INTEGER) {
+/**
+ * NextToken/MaxResults paging: the token is an opaque offset; '' when nothing follows. Without a default
+ * size, all. `sizeParam` for the APIs that spell it otherwise (DescribeRouteEntryList: MaxResult).
+ */
+function tokenPaged<T>(items: T[], p: Params, defaultSize = Math.max(items.length, 1), maxSize = Number.MAX_SAFE_INTEGER, sizeParam = 'MaxResults') {
   const start = p.NextToken ? Number.parseInt(Buffer.from(p.NextToken, 'hex').toString(), 10) : 0;
   if (!Number.isInteger(start) || start < 0 || start > items.length) throw ERRORS.invalidParameter('NextToken');
-  const size = intParam(p, 'MaxResults', defaultSize, maxSize);
+  const size = intParam(p, sizeParam, defaultSize, maxSize);
   const end = start + size;
   return { rows: items.slice(start, end), NextToken: end < items.length ? Buffer.from(String(end)).toString('hex') : '' };
 }
@@ -573,6 +578,96 @@ function describeSecurityGroupAttribute(world: World, p: Params) {
   };
 }
 
+function routeTableJson(world: World, t: RouteTable) {
+  return {
+    VpcId: t.vpcId,
+    RouterType: 'VRouter',
+    RouterId: t.routerId,
+    RouteTableId: t.routeTableId,
+    RouteTableName: t.routeTableName,
+    RouteTableType: t.routeTableType,
+    AssociateType: 'VSwitch',
+    Description: '',
+    CreationTime: t.creationTime,
+    ResourceGroupId: '',
+    Status: 'Available',
+    OwnerId: 0,
+    RoutePropagationEnable: true,
+    VSwitchIds: { VSwitchId: [...t.vSwitchIds] },
+    GatewayIds: { GatewayIds: [] },
+    Tags: { Tag: [] },
+  };
+}
+
+/**
+ * The API reference: RegionId required; VpcId (sets RouterType to VRouter), RouterId, RouteTableId,
+ * RouteTableName, RouteTableType filter; PageSize up to 50, 10 by default.
+ */
+function describeRouteTableList(world: World, p: Params) {
+  const inRegion = requireRegion(world, p);
+  const found = (world.routeTables ?? []).filter(
+    (t) =>
+      inRegion &&
+      matches(p.VpcId, t.vpcId) &&
+      matches(p.RouterId, t.routerId) &&
+      matches(p.RouteTableId, t.routeTableId) &&
+      matches(p.RouteTableName, t.routeTableName) &&
+      matches(p.RouteTableType, t.routeTableType) &&
+      (!p.RouterType || p.RouterType === 'VRouter'),
+  );
+  const { rows, ...page } = paged(found, p, 10, 50);
+  return { RouterTableList: { RouterTableListType: rows.map((t) => routeTableJson(world, t)) }, ...page };
+}
+
+function routeEntryJson(world: World, e: RouteEntry) {
+  return {
+    RouteEntryId: e.routeEntryId,
+    RouteEntryName: e.routeEntryName,
+    RouteTableId: e.routeTableId,
+    DestinationCidrBlock: e.destinationCidrBlock,
+    Type: e.type,
+    Status: e.status,
+    IpVersion: 'ipv4',
+    Description: e.description,
+    Origin: '',
+    ServiceType: '',
+    GmtModified: '2024-05-20T08:00:00Z',
+    NextHops: {
+      NextHop: e.nextHops.map((h) => ({
+        NextHopType: h.nextHopType,
+        NextHopId: h.nextHopId,
+        NextHopRegionId: world.regionId,
+        Enabled: 1,
+        Weight: 100,
+        NextHopRelatedInfo: { InstanceId: '', InstanceType: '', RegionId: '' },
+      })),
+    },
+  };
+}
+
+/**
+ * The API reference: RegionId and RouteTableId required; RouteEntryId, DestinationCidrBlock,
+ * RouteEntryName, RouteEntryType, NextHopId, NextHopType filter; MaxResult 1 to 100 (10 by default)
+ * with NextToken.
+ */
+function describeRouteEntryList(world: World, p: Params) {
+  const inRegion = requireRegion(world, p);
+  if (!p.RouteTableId) throw ERRORS.missing('RouteTableId');
+  const found = (world.routeEntries ?? []).filter(
+    (e) =>
+      inRegion &&
+      e.routeTableId === p.RouteTableId &&
+      matches(p.RouteEntryId, e.routeEntryId) &&
+      matches(p.DestinationCidrBlock, e.destinationCidrBlock) &&
+      matches(p.RouteEntryName, e.routeEntryName) &&
+      matches(p.RouteEntryType, e.type) &&
+      (!p.NextHopId || e.nextHops.some((h) => h.nextHopId === p.NextHopId)) &&
+      (!p.NextHopType || e.nextHops.some((h) => h.nextHopType === p.NextHopType)),
+  );
+  const { rows, NextToken } = tokenPaged(found, p, 10, 100, 'MaxResult');
+  return { RouteEntrys: { RouteEntry: rows.map((e) => routeEntryJson(world, e)) }, NextToken, TotalCount: found.length };
+}
+
 type Action = (world: World, p: Params) => Record<string, unknown>;
 
 /** By x-acs-version: the product (as Recommend and RAM name it) and its actions. */
@@ -583,7 +678,13 @@ const APIS: Record<string, { product: 'Ecs' | 'Vpc'; actions: Record<string, Act
   },
   '2016-04-28': {
     product: 'Vpc',
-    actions: { DescribeVSwitches: describeVSwitches, DescribeNatGateways: describeNatGateways, DescribeSnatTableEntries: describeSnatTableEntries },
+    actions: {
+      DescribeVSwitches: describeVSwitches,
+      DescribeNatGateways: describeNatGateways,
+      DescribeSnatTableEntries: describeSnatTableEntries,
+      DescribeRouteTableList: describeRouteTableList,
+      DescribeRouteEntryList: describeRouteEntryList,
+    },
   },
 };
 

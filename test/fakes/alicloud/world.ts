@@ -1,6 +1,6 @@
 /**
  * What the Alibaba Cloud stand-in (server.ts) knows: one region's VPC, vSwitches, security groups and
- * their rules, NAT gateway and SNAT entries, ECS instances and instance types, the access keys it
+ * their rules, NAT gateway and SNAT entries, route tables and their entries, ECS instances and instance types, the access keys it
  * accepts, and which instance the metadata service speaks for. Fields are named after the API's own (camelCase of the PascalCase wire names);
  * the server derives what the real services derive (a vSwitch's gateway, an SNAT entry's SourceCIDR).
  *
@@ -141,6 +141,36 @@ export interface SnatEntry {
   status: 'Available' | 'Pending' | 'Deleting';
 }
 
+/**
+ * A route table of the VPC. The System table is the VPC's own and serves every vSwitch not bound to a
+ * custom one; VSwitchIds lists the vSwitches bound to the table.
+ */
+export interface RouteTable {
+  routeTableId: string;
+  routeTableName: string;
+  /** The VPC's vRouter. */
+  routerId: string;
+  vpcId: string;
+  routeTableType: 'System' | 'Custom';
+  vSwitchIds: string[];
+  creationTime: string;
+}
+
+/**
+ * One route. System routes (the VPC's own: each vSwitch's CIDR, 100.64.0.0/10) are answered with no
+ * next hop; a custom route names its next hops (several for ECMP).
+ */
+export interface RouteEntry {
+  routeEntryId: string;
+  routeEntryName: string;
+  routeTableId: string;
+  destinationCidrBlock: string;
+  type: 'System' | 'Custom' | 'BGP' | 'CEN';
+  status: 'Pending' | 'Available' | 'Modifying';
+  nextHops: { nextHopType: string; nextHopId: string }[];
+  description: string;
+}
+
 export interface World {
   /** The one region this world's resources live in. */
   regionId: string;
@@ -151,6 +181,8 @@ export interface World {
   instances: Instance[];
   natGateways: NatGateway[];
   snatEntries: SnatEntry[];
+  routeTables: RouteTable[];
+  routeEntries: RouteEntry[];
   accessKeys: AccessKey[];
   /** The metadata service answers as this instance; `requireToken` is hardened mode (IMDSv2-style). */
   metadata: { instanceId: string; requireToken: boolean };
@@ -225,6 +257,11 @@ export const IDS = {
   /** No EIP; a secondary (Terway) ENI in the pod vSwitch of its zone. */
   worker: 'i-bp1knitworker0000000001',
   ramRole: 'KnitTerwayRole',
+  router: 'vrt-bp1knittest000000vrt01',
+  /** The VPC's System route table: serves every vSwitch. */
+  systemRouteTable: 'vtb-bp1knittest00000sys01',
+  /** What a hybrid world routes the external pods to (none in the default world). */
+  vpnGateway: 'vpn-bp1knittest000000vpn01',
 } as const;
 
 /** The default world: one VPC in cn-hangzhou over zones h and i, Terway-style node and pod vSwitches. */
@@ -324,6 +361,32 @@ export function defaultWorld(now: Date = new Date()): World {
       { snatEntryId: 'snat-bp1knitnodei00000001', snatEntryName: 'nodes-i', snatTableId: IDS.snatTable, natGatewayId: IDS.natGateway, snatIp: '203.0.113.10', source: { vSwitchId: IDS.nodeVSwitchI }, status: 'Available' },
       { snatEntryId: 'snat-bp1knitpodh000000001', snatEntryName: 'pods-h', snatTableId: IDS.snatTable, natGatewayId: IDS.natGateway, snatIp: '203.0.113.10', source: { vSwitchId: IDS.podVSwitchH }, status: 'Available' },
       { snatEntryId: 'snat-bp1knitpodcidr0000001', snatEntryName: 'pods-64-18', snatTableId: IDS.snatTable, natGatewayId: IDS.natGateway, snatIp: '203.0.113.10', source: { cidr: '192.168.64.0/18' }, status: 'Available' },
+    ],
+    routeTables: [
+      {
+        routeTableId: IDS.systemRouteTable,
+        routeTableName: '',
+        routerId: IDS.router,
+        vpcId: IDS.vpc,
+        routeTableType: 'System',
+        vSwitchIds: [IDS.nodeVSwitchH, IDS.nodeVSwitchI, IDS.podVSwitchH, IDS.podVSwitchI, IDS.podVSwitchUncovered],
+        creationTime: '2024-05-20T08:00:00Z',
+      },
+    ],
+    routeEntries: [
+      // the VPC's own routes: one per vSwitch CIDR, and 100.64.0.0/10 for cloud services
+      ...[
+        ['100.64.0.0/10', 'rte-bp1knitsys0000000svc1'],
+        ['192.168.0.0/24', 'rte-bp1knitsys00000000h01'],
+        ['192.168.1.0/24', 'rte-bp1knitsys00000000i01'],
+        ['192.168.32.0/19', 'rte-bp1knitsys000000podh1'],
+        ['192.168.64.0/19', 'rte-bp1knitsys000000podi1'],
+        ['192.168.128.0/20', 'rte-bp1knitsys000000podi2'],
+      ].map(([cidr, id]): RouteEntry => ({
+        routeEntryId: id!, routeEntryName: '', routeTableId: IDS.systemRouteTable, destinationCidrBlock: cidr!, type: 'System', status: 'Available', nextHops: [], description: '',
+      })),
+      // an Enhanced NAT gateway serves SNAT through a default route to it
+      { routeEntryId: 'rte-bp1knitnat00000000001', routeEntryName: 'to-nat', routeTableId: IDS.systemRouteTable, destinationCidrBlock: '0.0.0.0/0', type: 'Custom', status: 'Available', nextHops: [{ nextHopType: 'NatGateway', nextHopId: IDS.natGateway }], description: '' },
     ],
     accessKeys: [
       { accessKeyId: KEYS.full.id, accessKeySecret: KEYS.full.secret, principal: { type: 'SubUser', displayName: 'knit-admin' } },
