@@ -1,7 +1,7 @@
 /**
  * Benchmark: `knit crossvpc apply` in a throwaway network namespace. The nft transaction alone (the whole
  * table) with 1,000, 5,000 and 10,000 peers; the whole command (first apply, then an unchanged re-apply)
- * with 1,000 and 5,000 peers, as ratios to `node -e 0` started the same way (`ip netns exec`), in the same
+ * with 1,000 and 4,999 peers (a spec of 5,000 nodes), as ratios to `node -e 0` started the same way (`ip netns exec`), in the same
  * run. A spec holds at most Kubernetes' 5,000 nodes, so the 10,000-peer table is built from its addresses
  * directly (the agent's path: peers from the cluster's Nodes, no spec).
  * Imports the built code: `npm run bench` builds it. Alone: `node test/bench/crossvpc.mjs`.
@@ -18,11 +18,12 @@ import { parseNftTable, renderNftTable } from '../../dist/lib/crossvpc/nft.js';
 import { specSchema } from '../../dist/lib/spec/schema.js';
 
 const knit = fileURLToPath(new URL('../../bin/knit.js', import.meta.url));
-const SIZES = [1000, 5000];
+/** Peers of the local node: the largest is a spec of Kubernetes' 5,000 nodes. */
+const SIZES = [1000, 4999];
 const TRANSACTION_SIZES = [1000, 5000, 10000];
 const RUNS = Number(process.env.BENCH_CROSSVPC_RUNS ?? 5);
 /** Goals from the cross-VPC data-path issue: ratios of the whole command, and the transaction at 10,000. */
-const GOALS = { 1000: 3, 5000: 10 };
+const GOALS = { 1000: 3, 4999: 10 };
 const TRANSACTION_GOAL_S = 0.3;
 
 /** The k-th address (1-based) of a /16-or-larger block given by its first octets. */
