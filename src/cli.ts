@@ -91,6 +91,8 @@ export function buildProgram(): Command {
     const name = cmd.parent && cmd.parent !== program ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
     let lock: Promise<{ release(): Promise<void> }> | undefined;
     if (CHANGES_HOST[name]?.(opts)) {
+      // root first: a user's run must not create (and own) the lock file that root's runs then refuse
+      (await import('./command-support/execute-plan.js')).requireRoot(ctx);
       ctx.lockHost = async () => void (await (lock ??= takeHostLock(ctx)));
       // the wizard asks first: it takes the lock once answered and confirmed (in executePlan)
       if (!opts.interactive) await ctx.lockHost();

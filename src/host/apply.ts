@@ -59,7 +59,7 @@ export class HostApplier implements EffectApplier {
     const onLine = log || this.o.onLine ? (line: string) => (log?.write(`${maskLogLine(line)}\n`), this.o.onLine?.(line)) : undefined;
     const r = await this.o.exec(argv, { stdin, onLine }).finally(() => log?.end());
     const output = `${r.stdout}${r.stderr}`;
-    if (argv[0] === 'kubeadm') joinSeen = parseJoinCommand(r.stdout) ?? joinSeen;
+    if (argv[0] === 'kubeadm' && (argv[1] === 'init' || argv[1] === 'token')) joinSeen = parseJoinCommand(r.stdout) ?? joinSeen;
     if (r.exitCode !== 0 && !okExitCodes.includes(r.exitCode))
       throw new EffectFailure(`\`${formatArgv(argv)}\` exited with ${r.exitCode}`, output);
     return { changed: true, output };

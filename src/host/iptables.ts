@@ -52,10 +52,6 @@ export function detectIptables(exec: Exec): Promise<IptablesBackend> {
   return cached;
 }
 
-export async function detectIptablesBackend(exec: Exec): Promise<IptablesBackendName> {
-  return (await detectIptables(exec)).name;
-}
-
 export async function iptablesRestoreArgv(exec: Exec): Promise<Argv> {
   return [`${(await detectIptables(exec)).command}-restore`, '--noflush'];
 }

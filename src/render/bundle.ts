@@ -9,7 +9,7 @@
  */
 import { cniYaml, renderCni } from '../cni/index.js';
 import type { AccessKey, TemplateReader } from '../cni/types.js';
-import { BUNDLE, CNI } from '../defaults.js';
+import { BUNDLE } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { renderInitConfig, renderJoinConfig } from '../kubeadm/render.js';
 import { hasPeersOutsideVpc, peersOutsideVpc } from '../crossvpc/peers.js';

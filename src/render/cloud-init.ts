@@ -21,6 +21,7 @@ import { CLOUD_INIT, PATHS } from '../defaults.js';
 import { UsageError } from '../errors.js';
 import { JOIN_FORMATS } from '../kubeadm/join-command.js';
 import type { Spec } from '../spec/schema.js';
+import { shellQuote } from '../runner/describe.js';
 
 export type CloudInitRole = 'worker' | 'control-plane';
 export type Arch = (typeof CLOUD_INIT.arches)[keyof typeof CLOUD_INIT.arches];
@@ -42,8 +43,7 @@ export interface CloudInitOptions {
 /** The environment variables `knit join` reads its secrets from (so they stay off command lines). */
 export const JOIN_ENV = { token: 'KNIT_JOIN_TOKEN', certificateKey: 'KNIT_JOIN_CERTIFICATE_KEY' } as const;
 
-/** A POSIX shell word that is exactly `value`: single quotes, each `'` written as `'\''`. */
-export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+export { shellQuote };
 
 const URL_FORM = /^https?:\/\/[^\s'"`\\$<>{}|^]+$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;

@@ -5,8 +5,10 @@
 import { isSkipped } from './skip.js';
 import type { Effect, Probe, Step, WaitTarget } from './types.js';
 
+/** A POSIX shell word that is exactly `value`: single quotes, each `'` written as `'\''`. */
+export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 /** Quote an argv element only where a shell reader would need it; the argv itself never meets a shell. */
-export const quoteArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+export const quoteArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a));
 export const formatArgv = (argv: readonly string[]): string => argv.map(quoteArg).join(' ');
 
 const describeWait = (t: WaitTarget): string => {
